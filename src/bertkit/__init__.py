@@ -1,0 +1,4 @@
+"""bertkit: the BERT family from scratch in PyTorch."""
+from __future__ import annotations
+
+__version__ = "0.1.0"

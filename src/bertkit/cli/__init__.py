@@ -1,0 +1,1 @@
+"""Command line: `bertkit <verb>`. Each verb lives in its own module with `register(subparsers)`."""

@@ -1,0 +1,42 @@
+"""`bertkit` entry point: parses arguments, calls library functions, prints user errors as one line."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bertkit.errors import BertkitError
+
+# Each module defines register(subparsers) and sets `func` on its parser via set_defaults(func=...).
+COMMAND_MODULES = [
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bertkit", description="The BERT family, offline and fast.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"bertkit.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except BertkitError as e:
+        print(f"bertkit: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"bertkit: error: file not found: {e.filename or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bertkit: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
