@@ -1,4 +1,11 @@
 """bertkit: the BERT family from scratch in PyTorch."""
 from __future__ import annotations
 
+from bertkit.errors import BertkitError, CheckpointError, InputError
+from bertkit.hub import default_model_path, from_pretrained, save_pretrained
+from bertkit.models import Model, ModelConfig, ModelOutput, build_model
+
 __version__ = "0.1.0"
+
+__all__ = ["from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
+           "build_model", "BertkitError", "CheckpointError", "InputError"]

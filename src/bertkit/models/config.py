@@ -1,0 +1,58 @@
+"""One configuration dataclass for every encoder in the BERT family, with named size presets."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+TASKS = ("base", "mlm", "pretraining", "classification", "token_classification", "qa", "rtd")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and switches of an encoder. Family presets (models/bert.py, albert.py, ...) fill the switches."""
+
+    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    intermediate_size: int = 3072
+    max_positions: int = 512
+    type_vocab_size: int = 2
+    embedding_size: int | None = None    # factorized embeddings (ALBERT, ELECTRA): E != H adds a projection
+    hidden_act: str = "gelu"
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    classifier_dropout: float | None = None
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    position_offset: bool = False        # RoBERTa/XLM-R: positions start after the padding index
+    sinusoidal: bool = False             # fixed sinusoidal positions (Transformer, DistilBERT option)
+    num_hidden_groups: int = 1           # ALBERT cross-layer sharing: groups of shared layers
+    inner_group_num: int = 1
+    num_labels: int = 2
+    id2label: dict[int, str] | None = None
+    problem_type: str | None = None      # single_label_classification | multi_label_classification | regression
+    extra: dict[str, Any] = field(default_factory=dict)  # other config.json keys, written back on save
+
+    @property
+    def emb_dim(self) -> int:
+        return self.embedding_size or self.hidden_size
+
+    @property
+    def head_dropout(self) -> float:
+        return self.dropout if self.classifier_dropout is None else self.classifier_dropout
+
+    def replace(self, **kw: Any) -> ModelConfig:
+        return dataclasses.replace(self, **kw)
+
+
+# Named sizes for pretraining from scratch (Turc et al. 2019 "well-read students" grid and BERT-base).
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": dict(hidden_size=128, num_layers=2, num_heads=2, intermediate_size=512),
+    "mini": dict(hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024),
+    "small": dict(hidden_size=512, num_layers=4, num_heads=8, intermediate_size=2048),
+    "medium": dict(hidden_size=512, num_layers=8, num_heads=8, intermediate_size=2048),
+    "base": dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072),
+}

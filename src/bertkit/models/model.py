@@ -1,0 +1,170 @@
+"""The encoder backbone and the task model every family member is built as."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+
+from bertkit.errors import InputError
+from bertkit.models.config import TASKS, ModelConfig
+from bertkit.models.family import Family, get_family
+from bertkit.nn.attention import additive_mask
+from bertkit.nn.embeddings import Embeddings
+from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead
+from bertkit.nn.stack import Stack, make_block
+
+
+@dataclass
+class ModelOutput:
+    """Outputs under the names users know from transformers; fields a model does not produce are None."""
+
+    last_hidden_state: torch.Tensor | None = None        # (B, T, H)
+    pooler_output: torch.Tensor | None = None            # (B, H)
+    hidden_states: tuple[torch.Tensor, ...] | None = None  # embeddings + every layer, each (B, T, H)
+    attentions: tuple[torch.Tensor, ...] | None = None   # each (B, heads, T, T)
+    logits: torch.Tensor | None = None                   # task logits (MLM: (B, T, V); RTD: (B, T))
+    prediction_logits: torch.Tensor | None = None        # MLM logits of a pretraining model
+    seq_relationship_logits: torch.Tensor | None = None  # NSP (B, 2)
+    sop_logits: torch.Tensor | None = None               # ALBERT sentence order (B, 2)
+    start_logits: torch.Tensor | None = None             # QA (B, T)
+    end_logits: torch.Tensor | None = None
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return getattr(self, key)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorm."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            if m.weight.requires_grad:
+                nn.init.normal_(m.weight, std=std)
+                if m.padding_idx is not None:
+                    m.weight.data[m.padding_idx].zero_()
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class Encoder(nn.Module):
+    """Embeddings -> [projection E -> H] -> stack of post-LN blocks -> [pooler]."""
+
+    def __init__(self, cfg: ModelConfig, pooler: bool) -> None:
+        super().__init__()
+        self.embeddings = Embeddings(cfg.vocab_size, cfg.emb_dim, cfg.max_positions, cfg.type_vocab_size,
+                                     cfg.pad_token_id, cfg.layer_norm_eps, cfg.dropout, cfg.sinusoidal,
+                                     cfg.position_offset)
+        self.proj = nn.Linear(cfg.emb_dim, cfg.hidden_size) if cfg.emb_dim != cfg.hidden_size else None
+        shared = cfg.family == "albert"
+        n_blocks = cfg.num_hidden_groups * cfg.inner_group_num if shared else cfg.num_layers
+        blocks = [make_block(cfg.hidden_size, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act, cfg.dropout,
+                             cfg.attention_dropout, cfg.layer_norm_eps) for _ in range(n_blocks)]
+        schedule = None
+        if shared:  # layer i runs every block of group int(i / (L / groups))
+            g, inner = cfg.num_hidden_groups, cfg.inner_group_num
+            schedule = lambda i: [int(i / (cfg.num_layers / g)) * inner + j for j in range(inner)]  # noqa: E731
+        self.encoder = Stack(blocks, cfg.num_layers, schedule)
+        self.pooler = Pooler(cfg.hidden_size) if pooler else None
+
+    @property
+    def max_tokens(self) -> int:
+        return self.embeddings.max_tokens
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
+                output_attentions=False):
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, E)
+        if self.proj is not None:
+            x = self.proj(x)  # (B, T, H)
+        bias = additive_mask(attention_mask, x.dtype)
+        return self.encoder(x, bias, output_hidden_states=output_hidden_states,
+                            output_attentions=output_attentions)
+
+
+class Model(nn.Module):
+    """An encoder of the BERT family with the heads of one task.
+
+    forward(input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
+            output_attentions=False, masked_positions=None) -> ModelOutput
+    `masked_positions` (bool (B, T)) makes the MLM head run only there: logits become (M, V).
+    The model never computes a loss; objectives/ do.
+    """
+
+    def __init__(self, cfg: ModelConfig, task: str = "base") -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise InputError(f"unknown task {task!r}; expected one of {TASKS}")
+        fam: Family = get_family(cfg.family)
+        self.config, self.task, self.family = cfg, task, fam
+        self.backbone = Encoder(cfg, pooler=task in fam.pooler_tasks)
+        heads = fam.pretraining_heads if task == "pretraining" else (task,)
+        H, drop = cfg.hidden_size, cfg.head_dropout
+        self.heads = nn.ModuleDict()
+        for h in heads:
+            if h == "mlm":
+                self.heads["mlm"] = MaskedLMHead(H, fam.mlm_out_dim(cfg), cfg.vocab_size, fam.mlm_act(cfg),
+                                                 cfg.layer_norm_eps)
+            elif h in ("nsp", "sop"):
+                self.heads[h] = LinearHead(H, 2, drop if h == "sop" else 0.0)
+            elif h == "classification":
+                self.heads[h] = ClassifierHead(H, cfg.num_labels, drop, fam.classifier_act,
+                                               fam.classifier_dropout_first)
+            elif h == "token_classification":
+                self.heads[h] = LinearHead(H, cfg.num_labels, drop)
+            elif h == "qa":
+                self.heads[h] = LinearHead(H, 2, drop if cfg.family == "distilbert" else 0.0)
+            elif h == "rtd":
+                self.heads[h] = ReplacedTokenHead(H, cfg.hidden_act)
+        init_weights(self)
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest input (special tokens included) the position table allows."""
+        return self.backbone.max_tokens
+
+    def input_embeddings(self) -> nn.Embedding:
+        return self.backbone.embeddings.word
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False, masked_positions: torch.Tensor | None = None) -> ModelOutput:
+        if input_ids.shape[1] > self.max_tokens:
+            raise InputError(f"sequence of {input_ids.shape[1]} tokens is longer than the model's "
+                             f"{self.max_tokens} positions; truncate it or embed by windows")
+        x, hidden, attns = self.backbone(input_ids, attention_mask, token_type_ids, output_hidden_states,
+                                         output_attentions)
+        out = ModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attns)
+        if self.backbone.pooler is not None:
+            out.pooler_output = self.backbone.pooler(x)
+        for name, head in self.heads.items():
+            if name == "mlm":
+                h = x[masked_positions] if masked_positions is not None else x  # (M, H): gather first
+                logits = head(h, self.input_embeddings().weight)
+                if self.task == "pretraining":
+                    out.prediction_logits = logits
+                else:
+                    out.logits = logits
+            elif name == "nsp":
+                out.seq_relationship_logits = head(out.pooler_output)
+            elif name == "sop":
+                out.sop_logits = head(out.pooler_output)
+            elif name == "classification":
+                out.logits = head(x, out.pooler_output)
+            elif name == "qa":
+                start, end = head(x).split(1, dim=-1)
+                out.start_logits, out.end_logits = start.squeeze(-1), end.squeeze(-1)
+            else:  # token_classification, rtd
+                out.logits = head(x)
+        return out
+
+
+def build_model(cfg: ModelConfig, task: str = "base") -> Model:
+    """Builder: a freshly initialised model for `task` (see models.config.TASKS)."""
+    return Model(cfg, task)

@@ -1,0 +1,59 @@
+"""Input embeddings: token + segment + position (learned or sinusoidal), then LayerNorm and dropout."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
+    """The Transformer's fixed encoding: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...)."""
+    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(pos * div)
+    table[:, 1::2] = torch.cos(pos * div)[:, : dim // 2]
+    return table
+
+
+class Embeddings(nn.Module):
+    """(B, T) ids -> (B, T, E) vectors.
+
+    position_offset > 0 gives RoBERTa/XLM-R positions: padding tokens sit at `pad_id` and real tokens
+    count from pad_id + 1, so position ids depend on where the padding is, not only on the index.
+    """
+
+    def __init__(self, vocab_size: int, dim: int, max_positions: int, type_vocab_size: int = 2,
+                 pad_id: int | None = 0, layer_norm_eps: float = 1e-12, dropout: float = 0.0,
+                 sinusoidal: bool = False, position_offset: bool = False) -> None:
+        super().__init__()
+        self.word = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+        self.position = nn.Embedding(max_positions, dim)
+        if sinusoidal:
+            self.position.weight.data.copy_(sinusoidal_table(max_positions, dim))
+            self.position.weight.requires_grad_(False)
+        self.segment = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
+        self.norm = nn.LayerNorm(dim, eps=layer_norm_eps)
+        self.drop = nn.Dropout(dropout)
+        self.pad_id, self.position_offset = pad_id, position_offset
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest sequence the position table can hold."""
+        n = self.position.num_embeddings
+        return n - (self.pad_id + 1) if self.position_offset else n
+
+    def position_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if self.position_offset:
+            keep = (input_ids != self.pad_id).long()
+            return torch.cumsum(keep, dim=1) * keep + self.pad_id
+        return torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.word(input_ids) + self.position(self.position_ids(input_ids))
+        if self.segment is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            x = x + self.segment(token_type_ids)
+        return self.drop(self.norm(x))

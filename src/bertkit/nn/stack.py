@@ -1,0 +1,55 @@
+"""A stack of blocks: the encoder (bidirectional) and decoder (causal, optional cross-attention)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from bertkit.nn.attention import MultiHeadAttention
+from bertkit.nn.block import Block
+from bertkit.nn.feedforward import FeedForward
+
+
+def make_block(dim: int, heads: int, ffn: int, act: str = "gelu", dropout: float = 0.0,
+               attn_dropout: float = 0.0, eps: float = 1e-12, pre_ln: bool = False, causal: bool = False,
+               cross: bool = False) -> Block:
+    """Builder: the standard block from sizes."""
+    return Block(MultiHeadAttention(dim, heads, attn_dropout, causal=causal), FeedForward(dim, ffn, act, dropout),
+                 dim, eps, dropout, pre_ln,
+                 cross=MultiHeadAttention(dim, heads, attn_dropout) if cross else None)
+
+
+class Stack(nn.Module):
+    """num_layers applications of blocks; `schedule[i]` says which block runs as layer i.
+
+    Plain stacks use schedule i -> i. ALBERT's cross-layer sharing passes fewer blocks and a schedule
+    that reuses them (one block for all layers by default), so sharing is data, not a new class.
+    """
+
+    def __init__(self, blocks: list[Block], num_layers: int | None = None,
+                 schedule: Callable[[int], list[int]] | None = None, final_norm: nn.Module | None = None) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.num_layers = num_layers or len(blocks)
+        self.schedule = schedule or (lambda i: [i])
+        self.final_norm = final_norm  # pre-LN stacks end with a LayerNorm
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
+                context_bias: torch.Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False):
+        """x: (B, T, C). Returns (last, hidden_states tuple incl. input or None, attentions tuple or None)."""
+        hidden = [x] if output_hidden_states else None
+        attns = [] if output_attentions else None
+        for i in range(self.num_layers):
+            for j in self.schedule(i):
+                x, probs = self.blocks[j](x, bias, context, context_bias, output_attentions)
+                if attns is not None:
+                    attns.append(probs)
+            if hidden is not None:
+                hidden.append(x)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+            if hidden is not None:
+                hidden[-1] = x
+        return x, (tuple(hidden) if hidden is not None else None), (tuple(attns) if attns is not None else None)
