@@ -9,6 +9,11 @@ from bertkit.errors import BertkitError
 
 # Each module defines register(subparsers) and sets `func` on its parser via set_defaults(func=...).
 COMMAND_MODULES = [
+    "embed_cmd",
+    "info_cmd",
+    "fill_mask_cmd",
+    "convert_cmd",
+    "demo_cmd",
 ]
 
 
