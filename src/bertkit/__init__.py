@@ -4,8 +4,9 @@ from __future__ import annotations
 from bertkit.errors import BertkitError, CheckpointError, InputError
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
+from bertkit.tokenizers import Tokenizer
 
 __version__ = "0.1.0"
 
 __all__ = ["from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "BertkitError", "CheckpointError", "InputError"]
+           "build_model", "Tokenizer", "BertkitError", "CheckpointError", "InputError"]
