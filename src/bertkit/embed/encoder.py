@@ -201,4 +201,6 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
     model = from_pretrained(folder, task="base", dtype=dtype)
     tok = Tokenizer.from_pretrained(folder)
     limit = max_length or _max_length_from_folder(folder, model)
-    return TextEncoder(model, tok, limit, name=folder.name)
+    from bertkit.hub.default import DEFAULT_MODEL_NAME
+
+    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name)
