@@ -10,6 +10,7 @@ from bertkit.errors import BertkitError
 # Each module defines register(subparsers) and sets `func` on its parser via set_defaults(func=...).
 COMMAND_MODULES = [
     "tokenize_cmd",
+    "tokenizer_cmd",
 ]
 
 
