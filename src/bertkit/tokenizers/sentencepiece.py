@@ -42,26 +42,11 @@ class SentencePieceModel:
         return self.sp.encode(text, out_type=int) if text else []
 
     def encode_offsets(self, text: str) -> tuple[list[int], Offsets]:
+        """Ids and character offsets as SentencePiece reports them (a leading ▁ covers the space)."""
         if not text:
             return [], []
-        proto = self.sp.encode(text, out_type="immutable_proto")
-        # SentencePiece reports byte offsets into the UTF-8 input; turn them into character offsets
-        char_at = [0] * (len(text.encode("utf-8")) + 1)
-        pos = 0
-        for ci, ch in enumerate(text):
-            n = len(ch.encode("utf-8"))
-            for k in range(n):
-                char_at[pos + k] = ci
-            pos += n
-        char_at[pos] = len(text)
-        ids, offs = [], []
-        for p in proto.pieces:
-            ids.append(p.id)
-            start, end = char_at[p.begin], char_at[p.end]
-            if end < len(text) and p.end > 0 and char_at[p.end - 1] == end:  # end inside a character
-                end += 1
-            offs.append((start, end))
-        return ids, offs
+        out = self.sp.encode(text, return_type="offset_mapping")
+        return list(out["ids"]), [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
 
     def decode(self, tokens: list[str]) -> str:
         return self.sp.decode_pieces(tokens)
