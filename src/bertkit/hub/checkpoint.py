@@ -144,11 +144,13 @@ def load_state(model: Model, state: dict[str, torch.Tensor], source: str = "chec
 
 
 def from_pretrained(path: str | Path | None = None, task: str | None = None, num_labels: int | None = None,
-                    id2label: dict[int, str] | None = None, dtype: torch.dtype | None = None) -> Model:
+                    id2label: dict[int, str] | None = None, dtype: torch.dtype | None = None,
+                    require_heads: bool = False) -> Model:
     """Load a Hugging Face checkpoint folder (None: the bundled all-MiniLM-L6-v2) as a bertkit Model.
 
     The architecture comes from config.json's `architectures` (else `model_type`); `task` overrides it, e.g.
-    task="classification" on a base checkpoint adds a freshly initialised classifier (with a warning).
+    task="classification" on a base checkpoint adds a freshly initialised classifier (with a warning);
+    require_heads=True makes missing head weights an error instead.
     """
     path = resolve_model_path(path)
     hf_cfg = read_config(path)
@@ -162,6 +164,9 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
         cfg = cfg.replace(num_labels=num_labels, id2label=None if cfg.num_labels != num_labels else cfg.id2label)
     model = Model(cfg, task or ckpt_task)
     missing = load_state(model, read_weights(path), source=str(path))
+    if missing and require_heads:
+        raise CheckpointError(f"{path} has no trained weights for the {model.task!r} head "
+                              f"(missing e.g. {key_map(model)[missing[0]]})")
     if missing:
         warnings.warn(f"{len(missing)} weights not in {path} were newly initialised "
                       f"({', '.join(sorted({m.split('.')[1] if m.startswith('heads.') else m for m in missing}))}); "

@@ -1,0 +1,98 @@
+"""Embedding throughput: bertkit vs sentence-transformers on the same model, corpus and batch size.
+
+Rounds alternate between the contenders in one process and medians are compared, so machine drift
+cancels. Prints sentences/s, ratios, min cosine vs ST-fp32, useful GFLOP/s and a matmul peak measured
+in the same run.
+
+    python benchmarks/embed_speed.py ../shared/checks/corpus.txt [--model DIR] [--batch-size 32] \
+        [--rounds 3] [--bertkit fp32,auto] [--st fp32,bf16]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def encoder_flops(n_tokens_per_text: list[int], hidden: int, ffn: int, layers: int) -> float:
+    """Multiply-adds x2 of the encoder on the real (unpadded) tokens."""
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
+    attn = sum(2 * 2 * t * t * hidden for t in n_tokens_per_text)
+    return layers * (per_token * sum(n_tokens_per_text) + attn)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bertkit", default="fp32,auto", help="bertkit precisions to time")
+    ap.add_argument("--st", default="fp32,bf16", help="sentence-transformers dtypes to time")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N lines")
+    a = ap.parse_args()
+
+    import bertkit
+    from bertkit.embed import load
+    from sentence_transformers import SentenceTransformer
+
+    path = str(a.model or bertkit.default_model_path())
+    sents = [line.rstrip("\n") for line in open(a.corpus, encoding="utf-8")]
+    if a.limit:
+        sents = sents[: a.limit]
+    enc = load(path)
+    runs = {}
+    for p in [p for p in a.st.split(",") if p]:
+        st = SentenceTransformer(path, device="cpu")
+        if p == "bf16":
+            st = st.to(torch.bfloat16)
+        runs[f"st_{p}"] = (lambda st=st: st.encode(sents, batch_size=a.batch_size, normalize_embeddings=True,
+                                                   convert_to_numpy=True))
+    for p in [p for p in a.bertkit.split(",") if p]:
+        runs[f"bertkit_{p}"] = (lambda p=p: enc.embed(sents, pooling="mean", normalize=True, batch_size=a.batch_size,
+                                                      precision=p, show_progress=False))
+    for f in runs.values():
+        f()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    outs = {}
+    for _ in range(a.rounds):
+        for k, f in runs.items():
+            t = time.perf_counter()
+            outs[k] = np.asarray(f(), dtype=np.float32)
+            times[k].append(time.perf_counter() - t)
+    sps = {k: len(sents) / statistics.median(v) for k, v in times.items()}
+    ref_key = "st_fp32" if "st_fp32" in outs else next(iter(outs))
+    ref = outs[ref_key]
+    cfg = enc.model.config
+    lens = [min(len(x), enc.max_length) for x in enc.tokenizer(sents, truncation=False, padding=False)["input_ids"]]
+    gflop = encoder_flops(lens, cfg.hidden_size, cfg.intermediate_size, cfg.num_layers) / 1e9
+    peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    print(f"corpus: {len(sents)} sentences, {sum(lens)} tokens; batch {a.batch_size}; rounds {a.rounds}; "
+          f"threads {torch.get_num_threads()}")
+    print(f"matmul peak (2048^3): fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
+    print(f"{'run':<16}{'sent/s':>10}{'GFLOP/s':>10}{'min cos vs ' + ref_key:>22}")
+    for k in runs:
+        cos = ((ref * outs[k]).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(outs[k], axis=1))).min()
+        print(f"{k:<16}{sps[k]:>10.0f}{gflop * sps[k] / len(sents):>10.0f}{cos:>22.6f}")
+    for b in [k for k in runs if k.startswith("bertkit")]:
+        ratios = ", ".join(f"{sps[b] / sps[s]:.2f}x {s}" for s in runs if s.startswith("st"))
+        print(f"{b}: {ratios}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""`bertkit.load()`: a tokenizer and an encoder together, turning texts into vectors."""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bertkit.errors import InputError
+from bertkit.hub.checkpoint import from_pretrained
+from bertkit.hub.default import resolve_model_path
+from bertkit.models.model import Model
+from bertkit.nn.pooling import POOLINGS, pool
+
+COMBINE = ("concat", "sum", "mean")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def _max_length_from_folder(path: Path, model: Model) -> int:
+    """sentence-transformers' max_seq_length when the folder has one, else the position window."""
+    limit = model.max_tokens
+    st = path / "sentence_bert_config.json"
+    if st.is_file():
+        try:
+            limit = min(limit, int(json.loads(st.read_text())["max_seq_length"]))
+        except (KeyError, ValueError, json.JSONDecodeError):
+            pass
+    return limit
+
+
+def _check_texts(texts: Sequence[str] | str) -> list[str]:
+    if isinstance(texts, str):
+        raise InputError("embed() takes a list of texts; wrap a single text in a list")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError(f"text {i} is {type(t).__name__}, expected str")
+    return texts
+
+
+@dataclass
+class Features:
+    """Per-token hidden states of one text: `layers[l]` is h_l (h_0 = embeddings), shape (L+1, T, H)."""
+
+    tokens: list[str]
+    layers: np.ndarray
+
+
+def bf16_supported() -> bool:
+    """True when this CPU multiplies bf16 matrices natively (AMX or AVX512-BF16)."""
+    try:
+        caps = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return False
+    if "AMX" in caps.upper():
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class TextEncoder:
+    """Tokenizer + encoder. `embed` gives one vector per text, `features` every layer per token."""
+
+    def __init__(self, model: Model, tokenizer, max_length: int | None = None, name: str = "model") -> None:
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.max_length = min(max_length or model.max_tokens, model.max_tokens)
+        self._warned = False
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.hidden_size
+
+    # -- batching ---------------------------------------------------------------------------------
+    def _encode(self, texts: list[str], truncate: bool):
+        enc = self.tokenizer(texts, max_length=self.max_length if truncate else None,
+                             truncation=truncate, padding=False)
+        ids = enc["input_ids"]
+        if not truncate:
+            longest = max((len(x) for x in ids), default=0)
+            if longest > self.model.max_tokens:
+                raise InputError(f"a text has {longest} tokens, more than the model's {self.model.max_tokens}; "
+                                 "allow truncation or shorten it")
+        else:
+            self._warn_truncation(int(getattr(enc, "num_truncated", 0) or 0))
+        return ids
+
+    def _warn_truncation(self, n: int) -> None:
+        if n and not self._warned:
+            warnings.warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
+                          f"(this warning is shown once)", stacklevel=4)
+            self._warned = True
+
+    def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """Length-sorted batches padded to their own longest row: (original indices, ids, mask)."""
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        pad = self.tokenizer.pad_token_id or 0
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            width = len(ids[idx[0]])
+            batch = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                row = ids[i]
+                batch[r, :len(row)] = torch.as_tensor(row)
+                mask[r, :len(row)] = 1
+            yield idx, batch, mask
+
+    def _autocast(self, precision: str):
+        if precision not in PRECISIONS:
+            raise InputError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+        use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=use_bf16)
+
+    # -- public API --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], pooling: str = "mean", layers: int | Sequence[int] = -1,
+              combine: str = "concat", normalize: bool = False, batch_size: int = 32, precision: str = "fp32",
+              truncate: bool = True, show_progress: bool | None = None) -> np.ndarray:
+        """Texts -> float32 array (N, D). D = H, or H * len(layers) with combine="concat".
+
+        pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only).
+        layers: -1 (last), or indices into h_0..h_L (negative counts from the end); several are combined
+        token-wise by `combine` before pooling. Texts longer than the window are truncated with one
+        warning (truncate=False raises instead).
+        """
+        texts = _check_texts(texts)
+        if pooling not in POOLINGS:
+            raise InputError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+        if combine not in COMBINE:
+            raise InputError(f"unknown combine {combine!r}; expected one of {COMBINE}")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        layer_list = [layers] if isinstance(layers, int) else list(layers)
+        n_states = self.model.config.num_layers + 1
+        for layer in layer_list:
+            if not -n_states <= layer < n_states:
+                raise InputError(f"layer {layer} out of range: the model has h_0..h_{n_states - 1}")
+        if pooling == "pooler":
+            if self.model.backbone.pooler is None:
+                raise InputError("this model has no pooler layer; use pooling='mean', 'cls' or 'max'")
+            if layer_list != [-1]:
+                raise InputError("pooling='pooler' works on the last layer only")
+        width = self.dim * (len(layer_list) if combine == "concat" else 1)
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self._encode(texts, truncate)
+        need_all = layer_list != [-1]
+        n_batches = (len(texts) + batch_size - 1) // batch_size
+        bar = tqdm(total=len(texts), desc="embed", unit="text",
+                   disable=not (show_progress if show_progress is not None else n_batches > 1))
+        with self._autocast(precision), bar:
+            for idx, batch, mask in self._batches(ids, batch_size):
+                o = self.model(batch, mask, output_hidden_states=need_all)
+                if pooling == "pooler":
+                    vec = o.pooler_output
+                else:
+                    states = [o.hidden_states[layer] for layer in layer_list] if need_all else [o.last_hidden_state]
+                    if combine == "concat":
+                        vec = torch.cat([pool(s.float(), mask, pooling) for s in states], dim=-1)
+                    else:
+                        h = torch.stack([s.float() for s in states]).sum(0)
+                        if combine == "mean":
+                            h = h / len(states)
+                        vec = pool(h, mask, pooling)
+                out[idx] = vec.float().numpy()
+                bar.update(len(idx))
+        if normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    @torch.inference_mode()
+    def features(self, texts: Sequence[str], batch_size: int = 32, truncate: bool = True) -> list[Features]:
+        """Per-token hidden states of every layer h_0..h_L for each text (special tokens included)."""
+        texts = _check_texts(texts)
+        ids = self._encode(texts, truncate)
+        result: list[Features | None] = [None] * len(texts)
+        for idx, batch, mask in self._batches(ids, batch_size):
+            o = self.model(batch, mask, output_hidden_states=True)
+            states = torch.stack(o.hidden_states, dim=1).float()  # (B, L+1, T, H)
+            for r, i in enumerate(idx):
+                n = int(mask[r].sum())
+                result[i] = Features(self.tokenizer.convert_ids_to_tokens(ids[i]), states[r, :, :n].numpy().copy())
+        return result  # type: ignore[return-value]
+
+
+def load(path: str | Path | None = None, max_length: int | None = None, dtype: torch.dtype | None = None) -> TextEncoder:
+    """Tokenizer + encoder from a checkpoint folder; None loads the bundled all-MiniLM-L6-v2."""
+    from bertkit.tokenizers import Tokenizer
+
+    folder = resolve_model_path(path)
+    model = from_pretrained(folder, task="base", dtype=dtype)
+    tok = Tokenizer.from_pretrained(folder)
+    limit = max_length or _max_length_from_folder(folder, model)
+    from bertkit.hub.default import DEFAULT_MODEL_NAME
+
+    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name)

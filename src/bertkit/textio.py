@@ -1,0 +1,27 @@
+"""Reading user text files: UTF-8 with the failing line named, one text per line."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from bertkit.errors import InputError
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """Lines of a UTF-8 file without their line ending. A bad byte sequence raises InputError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path}: line {n} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r})") from None
+            if n == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            yield line.rstrip("\r\n")
+
+
+def read_lines(path: str | Path) -> list[str]:
+    return list(iter_lines(path))
