@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--korean", required=True)
     ap.add_argument("--korean-test", required=True)
     ap.add_argument("--korean-lines", type=int, default=50_000)
-    ap.add_argument("--english-vocab", type=int, default=8000)
+    ap.add_argument("--english-vocab", type=int, default=3000)
     ap.add_argument("--korean-vocab", type=int, default=16000)
     ap.add_argument("--min-frequency", type=int, default=2)
     args = ap.parse_args()

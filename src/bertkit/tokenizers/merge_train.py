@@ -59,7 +59,8 @@ def learn_merges(words: list[list[int]], freqs: list[int], symbols: list[str], m
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=max(max_symbols - len(symbols), 0), desc=f"merges ({score})", unit="merge", mininterval=1.0)
+        bar = tqdm(total=max(max_symbols - len(symbols), 0), desc=f"merges ({score})", unit="merge",
+                   mininterval=1.0)
     while len(symbols) < max_symbols and heap:
         k, _, _, pair = heapq.heappop(heap)
         if pair_count.get(pair, 0) < min_frequency:
