@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "convert_cmd",
     "demo_cmd",
     "tokenize_cmd",
+    "tokenizer_cmd",
 ]
 
 
