@@ -83,6 +83,13 @@ def test_cli_train_and_stats(tmp_path, corpus_file, capsys):
     assert main(["tokenizer", "train", "--algo", "bpe", "--vocab-size", "150", "-i", str(tmp_path / "x.txt"),
                  "-o", str(tmp_path / "o")]) == 2
     assert "x.txt" in capsys.readouterr().err
+    # the book's ratio score gives a different vocabulary; --score is refused for other algorithms
+    assert main(["tokenizer", "train", "--algo", "wordpiece", "--score", "ratio", "--vocab-size", "150",
+                 "--lowercase", "-i", str(corpus_file), "-o", str(tmp_path / "wp_ratio")]) == 0
+    assert (tmp_path / "wp_ratio" / "vocab.txt").read_text() != (out / "vocab.txt").read_text()
+    assert main(["tokenizer", "train", "--algo", "bpe", "--score", "ratio", "--vocab-size", "150",
+                 "-i", str(corpus_file), "-o", str(tmp_path / "o")]) == 2
+    assert "wordpiece only" in capsys.readouterr().err
 
 
 def test_stats_numbers(trained, minilm):

@@ -99,19 +99,27 @@ def train_bpe(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False,
 
 
 def train_wordpiece(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False, min_frequency: int = 2,
-                    progress: bool = False) -> Tokenizer:
-    """WordPiece: merges picked by count(ab) / (count(a) * count(b)); continuation pieces start with `##`."""
+                    score: str = "gain", progress: bool = False) -> Tokenizer:
+    """WordPiece: merges picked by `score` ("gain" or the book's "ratio", see `merge_train.py`);
+    continuation pieces start with `##`; text is encoded greedily, longest match first, as BERT does."""
     norm = BertNormalization(lowercase, None if lowercase else False)
     counts = {w: n for w, n in bert_word_counts(lines, norm).items() if len(w) <= MAX_WORD_CHARS}
     vocab_list, _ = learn_wordpiece(counts, vocab_size, min_frequency=min_frequency, specials=BERT_SPECIALS,
-                                    progress=progress)
+                                    score=score, progress=progress)
     vocab = {s: i for i, s in enumerate(vocab_list)}
     return _bert_tokenizer(WordPieceModel(vocab, "[UNK]", norm), vocab)
 
 
 def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, *, min_frequency: int = 1,
-                    specials: Sequence[str] = (), progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
-    """WordPiece vocabulary from word counts → (vocabulary in id order, merges in order)."""
+                    specials: Sequence[str] = (), score: str = "gain",
+                    progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """WordPiece vocabulary from word counts → (vocabulary in id order, merges in order).
+
+    score: "gain" = count(ab)·log(count(ab)·N / (count(a)·count(b))), Schuster & Nakajima's likelihood
+    increase; "ratio" = count(ab) / (count(a)·count(b)), the book's score (favours rare pairs of rare units).
+    """
+    if score not in ("ratio", "gain"):
+        raise InputError(f"unknown WordPiece score {score!r}; expected 'ratio' or 'gain'")
     def units(w: str) -> list[str]:
         return [w[0]] + ["##" + c for c in w[1:]]
 
@@ -121,7 +129,7 @@ def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, *, min_frequen
     sid = {s: i for i, s in enumerate(symbols)}
     words = [[sid[u] for u in units(w)] for w in word_counts if w]
     freqs = [n for w, n in word_counts.items() if w]
-    merges = learn_merges(words, freqs, symbols, vocab_size, score="likelihood", min_frequency=min_frequency,
+    merges = learn_merges(words, freqs, symbols, vocab_size, score=score, min_frequency=min_frequency,
                           join=lambda a, b: a + b[2:], progress=progress)
     return symbols, [(symbols[a], symbols[b]) for a, b in merges]
 
@@ -164,8 +172,12 @@ def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int =
 
 
 def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, lowercase: bool = False,
-                    min_frequency: int = 2, progress: bool = False) -> Tokenizer:
-    """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files."""
+                    min_frequency: int = 2, score: str | None = None, progress: bool = False) -> Tokenizer:
+    """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files.
+
+    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it."""
+    if score is not None and algo != "wordpiece":
+        raise InputError(f"score={score!r} applies to --algo wordpiece only, not {algo!r}")
     if algo not in ALGOS:
         raise InputError(f"unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
     if vocab_size <= 0:
@@ -181,5 +193,7 @@ def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, 
         if lowercase:
             raise InputError("--lowercase is not available for bytebpe: byte-level tokenizers keep text as is")
         return train_bytebpe(lines, vocab_size, min_frequency=min_frequency, progress=progress)
-    trainer = train_bpe if algo == "bpe" else train_wordpiece
-    return trainer(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency, progress=progress)
+    if algo == "bpe":
+        return train_bpe(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency, progress=progress)
+    return train_wordpiece(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency,
+                           score=score or "gain", progress=progress)
