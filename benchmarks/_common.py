@@ -18,7 +18,7 @@ def read_lines(path: str | Path) -> list[str]:
 
 def hf_train(algo: str, files: list[str], vocab_size: int, lowercase: bool, min_frequency: int):
     """Train Hugging Face `tokenizers` with the settings bertkit uses for `algo`."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     bert_special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     bert_norm = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None if lowercase else False)
@@ -41,7 +41,10 @@ def hf_train(algo: str, files: list[str], vocab_size: int, lowercase: bool, min_
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     elif algo == "unigram":
         tok = Tokenizer(models.Unigram())
-        seq = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+        # sentencepiece's nmt_nfkc rule also collapses runs of whitespace and trims (remove_extra_whitespaces);
+        # without this, every extra space of indented text becomes its own "▁" token on the HF side
+        seq = [normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()]
+        seq += [normalizers.Lowercase()] if lowercase else []
         tok.normalizer = normalizers.Sequence(seq)
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=bert_special, unk_token="[UNK]",

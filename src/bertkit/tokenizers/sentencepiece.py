@@ -27,32 +27,69 @@ def _spm() -> Any:
     return sentencepiece
 
 
+FAIRSEQ_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its (unigram) SentencePiece model
+FAIRSEQ_HEAD = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
 class SentencePieceModel:
-    """A loaded SentencePiece model; ids are the model's own piece ids."""
+    """A loaded SentencePiece model.
+
+    Ids are the model's own piece ids, or with `fairseq=True` the layout XLM-R inherited from fairseq:
+    <s>=0 <pad>=1 </s>=2 <unk>=3, SentencePiece piece i (i >= 3) at i + 1, and <mask> last. The
+    SentencePiece model itself must then hold <unk>=0 <s>=1 </s>=2, as XLM-R's does.
+    """
 
     kind = "sentencepiece"
 
-    def __init__(self, proto: bytes) -> None:
+    def __init__(self, proto: bytes, fairseq: bool = False) -> None:
         self.proto = proto
+        self.fairseq = fairseq
         self.sp = _spm().SentencePieceProcessor(model_proto=proto)
-        self.id_to_token = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
-        self.vocab = {p: i for i, p in enumerate(self.id_to_token)}
+        pieces = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+        if fairseq:
+            layout = (self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id())
+            if layout != (0, 1, 2):
+                raise CheckpointError(f"a fairseq/XLM-R SentencePiece model needs <unk>=0 <s>=1 </s>=2, "
+                                      f"this one has unk, bos, eos ids {layout}")
+            pieces = FAIRSEQ_HEAD + pieces[3:] + ["<mask>"]
+        self.id_to_token = pieces
+        self.vocab = {p: i for i, p in enumerate(pieces)}
+
+    def _shift(self, ids: list[int]) -> list[int]:
+        if not self.fairseq:
+            return ids
+        return [i + 1 if i else 3 for i in ids]  # SentencePiece's <unk> (0) is fairseq's 3
 
     def encode_ids(self, text: str) -> list[int]:
-        return self.sp.encode(text, out_type=int) if text else []
+        return self._shift(self.sp.encode(text, out_type=int)) if text else []
 
     def encode_offsets(self, text: str) -> tuple[list[int], Offsets]:
         """Ids and character offsets as SentencePiece reports them (a leading ▁ covers the space)."""
         if not text:
             return [], []
         out = self.sp.encode(text, return_type="offset_mapping")
-        return list(out["ids"]), [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
+        return self._shift(list(out["ids"])), [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
 
     def decode(self, tokens: list[str]) -> str:
-        return self.sp.decode_pieces(tokens)
+        if not self.fairseq:
+            return self.sp.decode_pieces(tokens)
+        # <pad> and <mask> are no SentencePiece pieces: decode the runs between them, keep them verbatim
+        parts: list[str] = []
+        run: list[str] = []
+        for tok in tokens:
+            if tok in FAIRSEQ_HEAD or tok == "<mask>":
+                if run:
+                    parts.append(self.sp.decode_pieces(run))
+                    run = []
+                parts.append(tok)
+            else:
+                run.append(tok)
+        if run:
+            parts.append(self.sp.decode_pieces(run))
+        return " ".join(parts)
 
     def save(self, folder: Path, tok: Tokenizer) -> None:
-        (folder / MODEL_FILE).write_bytes(self.proto)
+        (folder / (FAIRSEQ_FILE if self.fairseq else MODEL_FILE)).write_bytes(self.proto)
 
 
 def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
@@ -60,12 +97,14 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
     from bertkit.tokenizers.loading import _max_length, _read_json, _specials
     from bertkit.tokenizers.tokenizer import AddedToken, Template, Tokenizer
 
+    config = _read_json(folder / "tokenizer_config.json")
+    cls_name = str(config.get("tokenizer_class") or "")
+    fairseq = cls_name.startswith("XLMRoberta") or (not cls_name and model_file.name == FAIRSEQ_FILE)
     try:
-        model = SentencePieceModel(model_file.read_bytes())
+        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq)
     except (RuntimeError, OSError) as e:
         raise CheckpointError(f"{model_file} is not a SentencePiece model: {e}") from None
     vocab = model.vocab
-    config = _read_json(folder / "tokenizer_config.json")
     if "[CLS]" in vocab:
         defaults = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]",
                     "mask_token": "[MASK]"}
@@ -81,9 +120,12 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
         template = Template([cls_id], [sep_id], [sep_id], 1)
     else:
         template = Template([cls_id], [sep_id, sep_id], [sep_id], 0)
-    added = [AddedToken(t) for t in dict.fromkeys(v for v in specials.values() if v)]
+    # XLM-R's <mask> swallows the spaces before it, as in transformers
+    added = [AddedToken(t, lstrip=fairseq and t == specials["mask_token"])
+             for t in dict.fromkeys(v for v in specials.values() if v)]
+    default_class = "XLMRobertaTokenizer" if fairseq else "PreTrainedTokenizer"
     return Tokenizer(model, specials, template, added, _max_length(config),
-                     {"tokenizer_class": config.get("tokenizer_class", "PreTrainedTokenizer")})
+                     {"tokenizer_class": config.get("tokenizer_class", default_class)})
 
 
 def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size: int, *,
