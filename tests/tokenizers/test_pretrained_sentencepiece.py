@@ -58,7 +58,8 @@ def test_fairseq_layout_against_sentencepiece(xlmr_dir, spm_model):
     assert tok.convert_ids_to_tokens([4, 5]) == [sp.id_to_piece(3), sp.id_to_piece(4)]
     for text in ["the movie was great", "☃ unknown", "정말 재밌어요"]:
         assert tok.encode(text) == [0] + _fairseq(sp.encode(text)) + [2]
-        assert tok.encode(text, "b") == [0] + _fairseq(sp.encode(text)) + [2, 2] + _fairseq(sp.encode("b")) + [2]
+        pair = [0] + _fairseq(sp.encode(text)) + [2, 2] + _fairseq(sp.encode("b")) + [2]
+        assert tok.encode(text, "b") == pair
     assert tok.encode("a <mask> b", add_special_tokens=False) == \
         _fairseq(sp.encode("a")) + [tok.mask_token_id] + _fairseq(sp.encode("b"))
     enc = tok(["the movie", "a"], ["was great", "b"], return_offsets=True)

@@ -54,7 +54,8 @@ def test_bytebpe_folder_loads_in_transformers(tmp_path, corpus_file):
     tok = train_tokenizer([corpus_file], "bytebpe", 400)
     tok.save_pretrained(tmp_path)
     ours = Tokenizer.from_pretrained(tmp_path)
-    roberta, gpt2 = RobertaTokenizerFast.from_pretrained(tmp_path), GPT2TokenizerFast.from_pretrained(tmp_path)
+    roberta = RobertaTokenizerFast.from_pretrained(tmp_path)
+    gpt2 = GPT2TokenizerFast.from_pretrained(tmp_path)
     for text in HELD_OUT:
         ids = ours.encode(text)
         assert ids == tok.encode(text) == roberta(text)["input_ids"], text
@@ -75,8 +76,8 @@ def test_sentencepiece_train_and_load(tmp_path, corpus_file, algo):
     ours = Tokenizer.from_pretrained(tmp_path)
     sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "spm.model"))
     assert sp.get_piece_size() == ours.vocab_size <= 180
-    assert (ours.pad_token_id, ours.unk_token_id, ours.cls_token_id, ours.sep_token_id, ours.mask_token_id) == \
-        (0, 1, 2, 3, 4)
+    roles = (ours.pad_token_id, ours.unk_token_id, ours.cls_token_id, ours.sep_token_id, ours.mask_token_id)
+    assert roles == (0, 1, 2, 3, 4)
     for text in HELD_OUT[:20]:
         ids = ours.encode(text)
         assert ids == [2] + sp.encode(text) + [3]

@@ -35,7 +35,8 @@ def run_train(args: argparse.Namespace) -> int:
     tok = train_tokenizer(args.input, args.algo, args.vocab_size, lowercase=args.lowercase,
                           min_frequency=args.min_frequency, score=args.score, progress=True)
     tok.save_pretrained(args.output)
-    print(f"trained {args.algo}: {tok.vocab_size} tokens in {time.perf_counter() - start:.1f}s -> {args.output}")
+    seconds = time.perf_counter() - start
+    print(f"trained {args.algo}: {tok.vocab_size} tokens in {seconds:.1f}s -> {args.output}")
     return 0
 
 

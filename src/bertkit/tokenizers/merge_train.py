@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 Pair = tuple[int, int]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bertkit.errors import CheckpointError, InputError
 
@@ -23,7 +24,8 @@ def _spm() -> Any:
     try:
         import sentencepiece
     except ImportError:
-        raise InputError("SentencePiece tokenizers need the sentencepiece package: pip install sentencepiece") from None
+        raise InputError("SentencePiece tokenizers need the sentencepiece package: "
+                         "pip install sentencepiece") from None
     return sentencepiece
 
 
@@ -130,8 +132,10 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
 
 def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size: int, *,
                         lowercase: bool = False, character_coverage: float = 0.9995,
-                        max_sentences: int = 2_000_000, seed_sentencepiece_size: int = 1_000_000) -> Tokenizer:
-    """Train a unigram or BPE SentencePiece model with BERT special tokens [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK]."""
+                        max_sentences: int = 2_000_000,
+                        seed_sentencepiece_size: int = 1_000_000) -> Tokenizer:
+    """Train a unigram or BPE SentencePiece model with BERT special tokens
+    [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK]."""
     spm = _spm()
     tmp = Path(tempfile.mkdtemp(prefix="bertkit-spm-"))
     try:
@@ -139,7 +143,8 @@ def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size
             spm.SentencePieceTrainer.train(
                 input=",".join(str(f) for f in files), model_prefix=str(tmp / "spm"), vocab_size=vocab_size,
                 model_type=model_type, character_coverage=character_coverage, pad_id=0, unk_id=1, bos_id=-1,
-                eos_id=-1, pad_piece="[PAD]", unk_piece="[UNK]", user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
+                eos_id=-1, pad_piece="[PAD]", unk_piece="[UNK]",
+                user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
                 normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc", hard_vocab_limit=False,
                 input_sentence_size=max_sentences, shuffle_input_sentence=True, max_sentence_length=1 << 16,
                 seed_sentencepiece_size=seed_sentencepiece_size, minloglevel=2, num_threads=2)
