@@ -82,7 +82,8 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, path: str | Any) -> Tokenizer:
         """Load a tokenizer folder: vocab.txt (WordPiece), vocab.json + merges.txt (byte-level BPE),
-        tokenizer.json of a char-level BPE, or a SentencePiece .model file."""
+        tokenizer.json of a char-level BPE, or a SentencePiece .model file (XLM-R's
+        sentencepiece.bpe.model with its fairseq id layout, as transformers numbers it)."""
         from bertkit.tokenizers.loading import load_tokenizer
 
         return load_tokenizer(path)
