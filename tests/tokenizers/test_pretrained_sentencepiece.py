@@ -113,3 +113,55 @@ def test_xlmr_matches_transformers(xlmr_dir):
         for text in [t for t in AWKWARD + EXTRA if t not in HF_NORMALIZER_DIFFERS]:
             assert ours.encode(text) == ref(text)["input_ids"], text
             assert ours.encode(text, "second part") == ref(text, "second part")["input_ids"], text
+
+
+@pytest.fixture(scope="module")
+def albert_dir(tmp_path_factory) -> Path:
+    """spiece.model with ALBERT's layout: <pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4."""
+    spm = pytest.importorskip("sentencepiece")
+    folder = tmp_path_factory.mktemp("albert")
+    text = folder / "train.txt"
+    text.write_text("\n".join(make_lines(400, seed=5)) + "\n", encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(folder / "m"), vocab_size=130,
+                                   model_type="unigram", pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2, num_threads=1,
+                                   normalization_rule_name="nmt_nfkc_cf")
+    (folder / "m.model").rename(folder / "spiece.model")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "AlbertTokenizer"}))
+    return folder
+
+
+def test_albert_preparation_and_layout(albert_dir):
+    import sentencepiece as spm
+
+    from bertkit import Tokenizer
+
+    sp = spm.SentencePieceProcessor(model_file=str(albert_dir / "spiece.model"))
+    tok = Tokenizer.from_pretrained(albert_dir)
+    assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == \
+        (0, 1, 2, 3, 4)
+    # ALBERT lowercases, strips accents and turns `` '' into " before SentencePiece sees the text
+    assert tok.encode("Naïve CAFÉ ``x''", add_special_tokens=False) == sp.encode('naive cafe "x"')
+    assert tok(["Naïve"], ["b"])["token_type_ids"][0][-2:] == [1, 1]
+    text = "Naïve ``CAFÉ''"
+    enc = tok([text], return_offsets=True)
+    pieces = [text[s:e] for s, e in enc["offset_mapping"][0] if e > s]
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+# transformers' Precompiled normalizer again departs from the sentencepiece library (U+0085; Hangul,
+# which ALBERT's NFKD step turns into jamo that the two then handle differently).
+ALBERT_DIFFERS = HF_NORMALIZER_DIFFERS | {"한국어 모델을 공유합니다.", "정말 재밌어요 ㅋㅋ"}
+
+
+def test_albert_matches_transformers(albert_dir):
+    pytest.importorskip("google.protobuf", reason="transformers reads .model files with protobuf")
+    from transformers import AlbertTokenizer
+
+    from bertkit import Tokenizer
+
+    ours, ref = Tokenizer.from_pretrained(albert_dir), AlbertTokenizer.from_pretrained(albert_dir)
+    assert len(ref) == ours.vocab_size
+    for text in [t for t in AWKWARD + EXTRA if t not in ALBERT_DIFFERS] + ["a [MASK] b", "ÀÉÎ ÕÜ"]:
+        assert ours.encode(text) == ref(text)["input_ids"], text
+        assert ours.encode(text, "second part") == ref(text, "second part")["input_ids"], text

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,38 @@ FAIRSEQ_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its (unigram) Sente
 FAIRSEQ_HEAD = ["<s>", "<pad>", "</s>", "<unk>"]
 
 
+@dataclass
+class AlbertPrep:
+    """ALBERT's text preparation before SentencePiece (transformers' AlbertTokenizer): `` and '' become ",
+    accents are removed (NFKD, combining marks dropped) unless `keep_accents`, then lowercasing. Applied
+    one character at a time so that offsets map back to the original text."""
+
+    lowercase: bool = True
+    keep_accents: bool = False
+
+    def apply(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        """Prepared text, and for each of its characters the (start, end) of what it came from."""
+        out: list[str] = []
+        origins: list[tuple[int, int]] = []
+        i, n = 0, len(text)
+        while i < n:
+            if text.startswith(("``", "''"), i):
+                out.append('"')
+                origins.append((i, i + 2))
+                i += 2
+                continue
+            piece = text[i]
+            if not self.keep_accents:
+                piece = "".join(c for c in unicodedata.normalize("NFKD", piece)
+                                if not unicodedata.combining(c))
+            if self.lowercase:
+                piece = piece.lower()
+            out.append(piece)
+            origins.extend([(i, i + 1)] * len(piece))
+            i += 1
+        return "".join(out), origins
+
+
 class SentencePieceModel:
     """A loaded SentencePiece model.
 
@@ -43,9 +77,10 @@ class SentencePieceModel:
 
     kind = "sentencepiece"
 
-    def __init__(self, proto: bytes, fairseq: bool = False) -> None:
+    def __init__(self, proto: bytes, fairseq: bool = False, albert: AlbertPrep | None = None) -> None:
         self.proto = proto
         self.fairseq = fairseq
+        self.albert = albert
         self.sp = _spm().SentencePieceProcessor(model_proto=proto)
         pieces = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
         if fairseq:
@@ -63,14 +98,24 @@ class SentencePieceModel:
         return [i + 1 if i else 3 for i in ids]  # SentencePiece's <unk> (0) is fairseq's 3
 
     def encode_ids(self, text: str) -> list[int]:
+        if self.albert is not None:
+            text = self.albert.apply(text)[0]
         return self._shift(self.sp.encode(text, out_type=int)) if text else []
 
     def encode_offsets(self, text: str) -> tuple[list[int], Offsets]:
         """Ids and character offsets as SentencePiece reports them (a leading ▁ covers the space)."""
+        origins = None
+        if self.albert is not None:
+            text, origins = self.albert.apply(text)
         if not text:
             return [], []
         out = self.sp.encode(text, return_type="offset_mapping")
-        return self._shift(list(out["ids"])), [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
+        offsets: Offsets = [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
+        if origins is not None:  # back from the prepared text to the caller's
+            ends = [e for _, e in origins]
+            offsets = [(origins[a][0], ends[b - 1]) if b > a else ((ends[a - 1],) * 2 if a else (0, 0))
+                       for a, b in offsets]
+        return self._shift(list(out["ids"])), offsets
 
     def decode(self, tokens: list[str]) -> str:
         if not self.fairseq:
@@ -102,14 +147,17 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
     config = _read_json(folder / "tokenizer_config.json")
     cls_name = str(config.get("tokenizer_class") or "")
     fairseq = cls_name.startswith("XLMRoberta") or (not cls_name and model_file.name == FAIRSEQ_FILE)
+    albert = AlbertPrep(bool(config.get("do_lower_case", True)), bool(config.get("keep_accents", False))) \
+        if cls_name.startswith("Albert") else None
     try:
-        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq)
+        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq, albert=albert)
     except (RuntimeError, OSError) as e:
         raise CheckpointError(f"{model_file} is not a SentencePiece model: {e}") from None
     vocab = model.vocab
-    if "[CLS]" in vocab:
-        defaults = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]",
-                    "mask_token": "[MASK]"}
+    if "[CLS]" in vocab:  # BERT-style names; ALBERT keeps SentencePiece's <unk> and <pad>
+        defaults = {"unk_token": "[UNK]" if "[UNK]" in vocab else "<unk>",
+                    "pad_token": "[PAD]" if "[PAD]" in vocab else "<pad>", "cls_token": "[CLS]",
+                    "sep_token": "[SEP]", "mask_token": "[MASK]"}
     else:
         defaults = {"unk_token": "<unk>", "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>",
                     "bos_token": "<s>", "eos_token": "</s>", "mask_token": "<mask>"}
