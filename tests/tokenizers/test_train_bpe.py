@@ -47,7 +47,8 @@ def _naive_merges(words: dict[str, int], n: int, score: str = "count") -> list[t
         if not counts:
             break
         total = sum(units.values())
-        best = min((-_naive_score(score, n, units[p[0]], units[p[1]], total), p) for p, n in counts.items())[1]
+        ranked = ((-_naive_score(score, n, units[p[0]], units[p[1]], total), p) for p, n in counts.items())
+        best = min(ranked)[1]
         out.append(best)
         for w in segs:
             s, new, i = segs[w], [], 0

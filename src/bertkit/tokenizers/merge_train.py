@@ -73,6 +73,18 @@ def learn_merges(words: list[list[int]], freqs: list[int], symbols: list[str], m
             return -n * math.log(n * total / (unit_count[p[0]] * unit_count[p[1]]))
         return -n / (unit_count[p[0]] * unit_count[p[1]])
 
+    # "gain" only: a pair seen n times can never score more than n * log(N0 / n) (count(a), count(b) >= n,
+    # N <= N0), whatever happens to its units later. Partners of a merged unit whose bound is below the
+    # last merged score wait in `cold`, ordered by that bound, instead of being re-scored and re-queued
+    # after every merge; they move to the heap once the best score falls to their bound.
+    n0 = total
+    cold: list[tuple[float, Pair]] = []
+    cold_bound: dict[Pair, float] = {}  # the highest bound a pair waits with
+    last_score = math.inf
+
+    def bound(n: int) -> float:
+        return n * math.log(n0 / n) if n * math.e <= n0 else n0 / math.e
+
     index = {sym: i for i, sym in enumerate(symbols)}
     heap = [(key(p), symbols[p[0]], symbols[p[1]], p) for p, n in pair_count.items() if n >= min_frequency]
     heapq.heapify(heap)
@@ -91,6 +103,17 @@ def learn_merges(words: list[list[int]], freqs: list[int], symbols: list[str], m
         if current != k and heap and (current, left, right) > heap[0][:3]:
             heapq.heappush(heap, (current, left, right, pair))  # stale and beaten: re-queue
             continue
+        if cold and -cold[0][0] >= -current:  # a waiting pair might beat this one: bring them in first
+            while cold and -cold[0][0] >= -current:
+                _, q = heapq.heappop(cold)
+                cold_bound.pop(q, None)
+                if pair_count.get(q, 0) >= min_frequency:
+                    heapq.heappush(heap, (key(q), symbols[q[0]], symbols[q[1]], q))
+                    partners[q[0]].add(q)  # its score follows its units again
+                    partners[q[1]].add(q)
+            heapq.heappush(heap, (current, left, right, pair))
+            continue
+        last_score = -current
         a, b = pair
         text = join(symbols[a], symbols[b])
         c = index.get(text, len(symbols))
@@ -141,9 +164,26 @@ def learn_merges(words: list[list[int]], freqs: list[int], symbols: list[str], m
             # a and b became rarer, so every pair containing them scores higher now; pairs gone from the
             # corpus are forgotten, so frequent units do not drag a growing list of dead pairs along
             for s in {a, b}:
-                live = {p for p in partners[s] if pair_count.get(p, 0) > 0}
+                live = set()
+                for p in partners[s]:
+                    n = pair_count.get(p, 0)
+                    if n < min_frequency:
+                        continue
+                    if p in fresh:
+                        live.add(p)
+                        continue
+                    limit = bound(n) if gain else math.inf
+                    if limit < last_score:  # waits in `cold`, no longer tracked as a partner
+                        if cold_bound.get(p, -1.0) < limit:  # its count can grow when a merge reuses a symbol
+                            cold_bound[p] = limit
+                            heapq.heappush(cold, (-limit, p))
+                        other = p[1] if p[0] == s else p[0]
+                        if other != s:
+                            partners[other].discard(p)
+                    else:
+                        live.add(p)
+                        fresh.add(p)
                 partners[s] = live
-                fresh |= {p for p in live if pair_count[p] >= min_frequency}
         for p in fresh:
             if pair_count.get(p, 0) >= min_frequency:
                 heapq.heappush(heap, (key(p), symbols[p[0]], symbols[p[1]], p))
