@@ -95,7 +95,9 @@ def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
           "intermediate_size": sizes["intermediate_size"], "pad_token_id": tok.pad_token_id or 0,
           "max_position_embeddings": spec.max_length + (tok.pad_token_id + 1 if recipe.family == "roberta" else 0),
           "type_vocab_size": 1 if recipe.family == "roberta" else 2}
-    if recipe.family in ("albert", "electra"):
+    if recipe.family == "albert":  # factorized: E < H always (HF ALBERT always has the E -> H projection)
+        hf["embedding_size"] = sizes.get("embedding_size", min(128, sizes["hidden_size"] // 2))
+    elif recipe.family == "electra":
         hf["embedding_size"] = sizes.get("embedding_size", min(128, sizes["hidden_size"]))
     hf.update({k: v for k, v in sizes.items() if k in ("hidden_act", "hidden_dropout_prob",
                                                       "attention_probs_dropout_prob", "layer_norm_eps")})
