@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/bertkit demo examples/sample.txt
+	$(VENV)/bin/bertkit demo examples/sample.txt --queries examples/queries.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q -x -p no:cacheprovider

@@ -9,7 +9,7 @@ import torch
 
 import bertkit
 from bertkit.errors import CheckpointError
-from hf_tiny import inputs, make
+from tests.hf_tiny import inputs, make
 
 
 def test_missing_folder_and_config(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import bertkit
-from hf_tiny import cases, inputs, make
+from tests.hf_tiny import cases, inputs, make
 
 FIELDS = ["logits", "start_logits", "end_logits", "prediction_logits", "seq_relationship_logits", "sop_logits",
           "last_hidden_state", "pooler_output"]

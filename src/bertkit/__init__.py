@@ -1,6 +1,7 @@
 """bertkit: the BERT family from scratch in PyTorch."""
 from __future__ import annotations
 
+from bertkit.embed import TextEncoder, load
 from bertkit.errors import BertkitError, CheckpointError, InputError
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
@@ -8,5 +9,5 @@ from bertkit.tokenizers import Tokenizer
 
 __version__ = "0.1.0"
 
-__all__ = ["from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
+__all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
            "build_model", "Tokenizer", "BertkitError", "CheckpointError", "InputError"]

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "demo_cmd",
     "pretrain_cmd",
     "tokenize_cmd",
+    "tokenizer_cmd",
 ]
 
 
@@ -28,9 +29,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_negative_lists(argv: list[str]) -> list[str]:
+    """argparse reads `--layers -4,-3` as two options; glue such values to their flag."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a.startswith("--") and "=" not in a:
+            nxt = next(it, None)
+            if nxt is not None and nxt[:1] == "-" and nxt[1:2].isdigit() and "," in nxt:
+                out.append(f"{a}={nxt}")
+                continue
+            out.append(a)
+            if nxt is not None:
+                out.append(nxt)
+            continue
+        out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_lists(list(sys.argv[1:] if argv is None else argv)))
     try:
         rc = args.func(args)
     except BertkitError as e:
