@@ -26,7 +26,7 @@ def test_mlm_loss_only_at_masked_positions_equals_full_vocab_cross_entropy():
     model = Model(tiny_config(), "mlm").eval()
     batch = PretrainCollator(VOCAB, 0, "token")(_examples(), torch.Generator().manual_seed(1))
     loss = MLMObjective()(model, batch)["loss"]
-    full = model(batch["input_ids"], batch["attention_mask"]).logits        # (B, T, V): head everywhere
+    full = model(batch["input_ids"], batch.get("attention_mask")).logits        # (B, T, V): head everywhere
     ref = F.cross_entropy(full.reshape(-1, V), batch["labels"].reshape(-1), ignore_index=-100)
     torch.testing.assert_close(loss, ref)
 
@@ -36,7 +36,7 @@ def test_nsp_objective_adds_the_pair_cross_entropy():
     model = Model(tiny_config(), "pretraining").eval()
     batch = PretrainCollator(VOCAB, 0, "token")(_examples(), torch.Generator().manual_seed(1))
     out = SentencePairObjective("nsp")(model, batch)
-    logits = model(batch["input_ids"], batch["attention_mask"]).seq_relationship_logits
+    logits = model(batch["input_ids"], batch.get("attention_mask")).seq_relationship_logits
     torch.testing.assert_close(out["nsp_loss"], F.cross_entropy(logits, batch["next_sentence_label"]))
     torch.testing.assert_close(out["loss"], out["mlm_loss"] + out["nsp_loss"])
 
@@ -47,7 +47,7 @@ def test_span_boundary_objective_uses_boundaries_and_relative_positions():
     batch = PretrainCollator(VOCAB, 0, "span")(_examples(length=60), torch.Generator().manual_seed(2))
     obj = SpanBertObjective(32, V).eval()
     out = obj(model, batch)
-    h = model(batch["input_ids"], batch["attention_mask"]).last_hidden_state
+    h = model(batch["input_ids"], batch.get("attention_mask")).last_hidden_state
     rows, pos = batch["sbo_row"], batch["sbo_pos"]
     assert (batch["labels"][rows, pos] != -100).all() and len(rows) == int((batch["labels"] != -100).sum())
     # boundaries are the tokens just outside each span, and rel counts from 0 at the span start

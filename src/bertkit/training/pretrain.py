@@ -72,6 +72,7 @@ class PretrainSpec:
     precision: str = "fp32"
     eval_corpus: list[str | Path] = field(default_factory=list)
     eval_every: int | None = None
+    eval_at_start: bool = False
     save_every: int | None = None
     log_every: int = 10
     seed: int = 0
@@ -207,6 +208,7 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     cfg = TrainConfig(out_dir=spec.out, lr=spec.lr, warmup_steps=spec.warmup, max_steps=spec.steps,
                       batch_size=spec.batch_size, grad_accum=spec.grad_accum, clip_norm=spec.clip_norm,
                       weight_decay=spec.weight_decay, precision=spec.precision, eval_every=spec.eval_every,
+                      eval_at_start=spec.eval_at_start,
                       save_every=spec.save_every, log_every=spec.log_every, seed=spec.seed,
                       num_workers=spec.num_workers, progress=spec.progress)
     eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked
