@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "convert_cmd",
     "demo_cmd",
     "tokenize_cmd",
+    "finetune_cmd",
+    "predict_cmd",
 ]
 
 

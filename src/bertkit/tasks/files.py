@@ -66,9 +66,9 @@ def read_task_file(task: str, path: str | Path, *, text_col: str | None = None, 
     need = [text_col, text2_col, label_col]
     table = read_table(path, needed=need)
     tc = _pick(table, text_col, TEXT_COLS, "text", True)
-    t2 = _pick(table, text2_col, TEXT2_COLS, "second text", task == "pair") if task == "pair" else None
-    if task != "pair" and text2_col is not None:
-        raise InputError("--text2-col is for the pair task")
+    # pair needs a second text; regress and classify take one when it is named (STS-B regresses on pairs)
+    t2 = _pick(table, text2_col, TEXT2_COLS, "second text", True) if task == "pair" else text2_col
+    table.require(t2)
     lc = _pick(table, label_col, LABEL_COLS, "label", labelled)
     ex = C.examples_from_table(table, tc, t2, lc, regression=kind == "regression",
                                multi_label_sep=label_sep if kind == "multi_label" else None)
