@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "fill_mask_cmd",
     "convert_cmd",
     "demo_cmd",
+    "pretrain_cmd",
     "tokenize_cmd",
     "finetune_cmd",
     "predict_cmd",
