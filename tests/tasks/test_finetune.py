@@ -16,16 +16,6 @@ from bertkit.errors import InputError
 POS, NEG = ["great", "wonderful", "loved", "superb"], ["awful", "terrible", "hated", "boring"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, minilm_path):
-    d = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    cfg = bertkit.ModelConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                              max_positions=128)
-    bertkit.save_pretrained(bertkit.build_model(cfg, "base"), d, tokenizer=bertkit.Tokenizer.from_pretrained(minilm_path))
-    return d
-
-
 def _reviews(path, n, seed, extra=""):
     r = random.Random(seed)
     rows = ["review,sentiment"]
