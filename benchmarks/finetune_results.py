@@ -62,6 +62,7 @@ def run(name: str, data: Path, overrides: dict) -> dict:
     rep = pred.report
     rep["wall_seconds"] = round(wall, 1)
     rep["command"] = "python benchmarks/finetune_results.py " + " ".join(sys.argv[1:])
+    rep["budget_seconds"] = opts.get("time_budget")
     rep["target"] = target
     rep["headline"] = metric
     if name == "squad":
@@ -74,6 +75,31 @@ def run(name: str, data: Path, overrides: dict) -> dict:
           f"{rep['steps']} steps, train {rep['train_seconds']} s, {rep['train_examples_per_s']} examples/s, "
           f"peak RSS {rep['peak_rss_mb']} MB, wall {wall:.0f} s")
     return rep
+
+
+def rescore(name: str, data: Path) -> None:
+    """Score a saved run on its dev split and record it as the last evaluation in its metrics.json (for a run
+    stopped from outside, which then had no final evaluation)."""
+    from bertkit.tasks.files import read_task_file
+
+    out = RUNS / f"ft-{name}"
+    pred = bertkit.Predictor.load(out)
+    rep = json.loads((out / "metrics.json").read_text())
+    s = pred.settings
+    with tempfile.TemporaryDirectory() as tmp:
+        dev = split_squad(data / "squad/dev_part_a.json", 8, Path(tmp))[1] if name == "squad" else data / RUNS_SPEC[
+            name][2]
+        d, _ = read_task_file(pred.task, dev, text_col=s.get("text_col"), text2_col=s.get("text2_col"),
+                              label_col=s.get("label_col"), kind=s.get("kind", "single_label"))
+        t0 = time.perf_counter()
+        m = pred.score(pred.encode(d.inputs, d.pairs, gold=d.gold))
+    ev = {"epoch": round(rep["steps"] / max(1, rep["train_features"] / rep["batch_size"]), 3),
+          **{"eval_" + k: v for k, v in m.items()}}
+    rep["history"].append(ev)
+    rep["best"] = max(rep["history"], key=lambda h: h.get("eval_" + RUNS_SPEC[name][4], float("-inf")))
+    rep["rescored"] = f"scored after training by `finetune_results.py rescore {name}` ({time.perf_counter() - t0:.0f} s)"
+    (out / "metrics.json").write_text(json.dumps(rep, indent=2) + "\n")
+    print(f"{name}: " + ", ".join(f"{k[5:]}={v:.4f}" for k, v in ev.items() if k.startswith("eval_")))
 
 
 def report(path: Path) -> None:
@@ -97,7 +123,12 @@ def report(path: Path) -> None:
         lines.append(f"| {name} | {r['task']} | {r['train_examples']} / {r['dev_examples']} | {r['epochs']} "
                      f"({r['steps']}) | {res} (epoch {best.get('epoch')}) | {r['target']} | {r['train_seconds']} s | "
                      f"{r['train_examples_per_s']} | {r['peak_rss_mb']} MB |")
-        notes.append(f"- {name}: `{r['command']}`" + (f" ({r['split']})" if r.get("split") else ""))
+        note = f"- {name}: `{r['command']}`" + (f" ({r['split']})" if r.get("split") else "")
+        if r.get("stopped_by_time_budget") or r.get("rescored"):
+            note += f"; training stopped by the time budget at step {r['steps']}"
+        if r.get("rescored"):
+            note += f"; {r['rescored']}"
+        notes.append(note + ".")
     speed = RUNS / "ft-speed.json"
     lines += ["", "Commands:", ""] + notes
     if speed.is_file():
@@ -118,10 +149,13 @@ def report(path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", choices=list(RUNS_SPEC) + ["report"])
+    ap.add_argument("run", choices=list(RUNS_SPEC) + ["report", "rescore"])
+    ap.add_argument("name", nargs="?", help="rescore: the run whose saved model to score on its dev split")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--epochs", type=float)
     ap.add_argument("--max-steps", type=int)
+    ap.add_argument("--budget", type=float, default=1140.0,
+                    help="seconds of training, then stop and score (keeps each run under 20 minutes)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is 3-5x faster than 2 when the 2 cores are shared with other jobs")
     args = ap.parse_args()
@@ -131,7 +165,11 @@ def main() -> None:
     if args.run == "report":
         report(ROOT / "docs" / "results.md")
         return
+    if args.run == "rescore":
+        rescore(args.name, args.data)
+        return
     over = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps)) if v is not None}
+    over["time_budget"] = args.budget
     run(args.run, args.data, over)
 
 

@@ -55,3 +55,18 @@ def test_multi_label_and_regression(tiny, tmp_path, capsys):
     assert len(out) == 24 and all(len(x) == 5 and x[3] == x[4] for x in out)  # no header: 3 columns + 2
     want = bertkit.Predictor.load(tmp_path / "reg").predict(["a dog 3"], ["a cat 3"])[0]["score"]
     assert float(out[3][3]) == pytest.approx(want, rel=1e-4)
+
+
+def test_time_budget_stops_and_scores_last_state(tiny, tmp_path):
+    rows = ["text,label"] + [f"item {i} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(64)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    clf = bertkit.finetune("classify", train=tmp_path / "t.csv", dev=tmp_path / "t.csv", model=tiny, epochs=1000,
+                           batch_size=8, time_budget=3.0, out=tmp_path / "o", progress=False, patience=None)
+    rep = clf.report
+    assert rep["stopped_by_time_budget"] and rep["steps"] < 8000
+    last = rep["history"][-1]
+    assert last["epoch"] == pytest.approx(rep["steps"] / 8, abs=1e-3)  # the extra evaluation of the last state
+    assert rep["best"]["eval_accuracy"] == max(h["eval_accuracy"] for h in rep["history"])
+    assert bertkit.Predictor.load(tmp_path / "o").score(clf.encode(["item 1 is good"], gold=["1"])) == \
+        clf.score(clf.encode(["item 1 is good"], gold=["1"]))
+    assert not (tmp_path / "o" / "training" / "checkpoints").exists()

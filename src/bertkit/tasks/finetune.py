@@ -89,13 +89,15 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              out: str | Path | None = None, seed: int = 0, precision: str = "auto", patience: int | None = 2,
              warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
-             progress: bool = True) -> Predictor:
+             time_budget: float | None = None, progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
     IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
     epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
     freeze: none | encoder | top:K. long_docs: truncate | clinical | mean | max (window texts, combine).
+    time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
+    step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
     """
     if task not in MODEL_TASK:
@@ -162,9 +164,21 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
                       eval_data=None, eval_fn=eval_fn if dv is not None else None,
                       save_fn=lambda m, p: Predictor(task, m, pred.tokenizer, settings).save(p))
     t_train = time.perf_counter()
-    fit = trainer.fit()
+    timer = _budget_timer(time_budget)
+    try:
+        fit = trainer.fit()
+    finally:
+        if timer is not None:
+            timer.cancel()
     train_s = time.perf_counter() - t_train
     best_dir = train_dir / "best"
+    if fit.get("interrupted") and dv is not None:  # the trainer skips evaluation when stopped: score the last state
+        earlier = [h[metric] for h in history]
+        last = trainer.evaluate()[metric]
+        history[-1]["epoch"] = round(fit["step"] / len(batches), 3)  # a partial epoch
+        if not earlier or last > max(earlier):
+            shutil.rmtree(best_dir, ignore_errors=True)  # the final state is the best: keep it, not out/best
+        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)  # written for resumption; not needed here
     if best_dir.is_dir():  # keep the best epoch, not the last
         best = Predictor.load(best_dir)
         net.load_state_dict(best.model.state_dict())
@@ -175,7 +189,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         "dev_examples": None if dv is None else len(dv.inputs), "dev_skipped": None if dv is None else dv.skipped,
         "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
         "lr": cfg.lr, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
-        "params": params, "stopped_early": fit.get("stopped_early"), "history": history,
+        "params": params, "stopped_early": fit.get("stopped_early"),
+        "stopped_by_time_budget": bool(fit.get("interrupted")), "time_budget": time_budget, "history": history,
         "best": max(history, key=lambda r: r.get(metric, float("-inf"))) if history else None,
         "train_seconds": round(train_s, 1), "train_examples_per_s": round(len(feats) * fit.get("step", 0) /
                                                                          max(len(batches), 1) / train_s, 1),
@@ -193,6 +208,38 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
 
     plot_learning_curve(train_dir / "log.jsonl", history, metric, out_dir / "learning_curve.png", len(batches))
     return pred
+
+
+def _budget_timer(seconds: float | None):
+    """Send this process SIGTERM after `seconds`: the trainer's preemption path ends training cleanly. The
+    signal is only sent once the trainer's handler is installed (never the default, process-killing one)."""
+    if seconds is None:
+        return None
+    import os
+    import signal
+    import threading
+
+    class _Timer:
+        def __init__(self) -> None:
+            self.t: threading.Timer | None = None
+            self.arm(seconds)
+
+        def arm(self, s: float) -> None:
+            self.t = threading.Timer(s, self.fire)
+            self.t.daemon = True
+            self.t.start()
+
+        def fire(self) -> None:
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+                self.arm(0.5)
+            else:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def cancel(self) -> None:
+            if self.t is not None:
+                self.t.cancel()
+
+    return _Timer()
 
 
 def _objective(kind: str, task: str):
