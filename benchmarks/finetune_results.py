@@ -129,6 +129,8 @@ def report(path: Path) -> None:
         if r.get("rescored"):
             note += f"; {r['rescored']}"
         notes.append(note + ".")
+    notes.append("- NSMC-derived Korean reviews (from-scratch / domain-pretrained small BERTs vs random initialisation): "
+                 "not done; it needs the Pretraining issue's Korean models, which were not available to this run.")
     speed = RUNS / "ft-speed.json"
     lines += ["", "Commands:", ""] + notes
     if speed.is_file():

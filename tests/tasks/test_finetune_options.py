@@ -61,7 +61,7 @@ def test_time_budget_stops_and_scores_last_state(tiny, tmp_path):
     rows = ["text,label"] + [f"item {i} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(64)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     clf = bertkit.finetune("classify", train=tmp_path / "t.csv", dev=tmp_path / "t.csv", model=tiny, epochs=1000,
-                           batch_size=8, time_budget=3.0, out=tmp_path / "o", progress=False, patience=None)
+                           batch_size=8, time_budget=2.0, out=tmp_path / "o", progress=False, patience=None)
     rep = clf.report
     assert rep["stopped_by_time_budget"] and rep["steps"] < 8000
     last = rep["history"][-1]

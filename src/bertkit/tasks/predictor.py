@@ -133,6 +133,7 @@ class Predictor:
             g = np.array([[lab in gl for lab in labs] for gl in enc.gold])
             return M.multilabel_f1(p, g)
         index = {k: i for i, k in enumerate(self.labels or [])}
+        C.check_known(self.labels or [], enc.gold, range(1, len(enc.gold) + 1), "gold labels", "the training data")
         y, g = [index[p["label"]] for p in preds], [index[x] for x in enc.gold]
         return {"accuracy": M.accuracy(y, g), "macro_f1": M.macro_f1(y, g, len(index))}
 
