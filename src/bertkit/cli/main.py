@@ -15,6 +15,9 @@ COMMAND_MODULES = [
     "convert_cmd",
     "demo_cmd",
     "tokenize_cmd",
+    "evaluate_cmd",
+    "index_cmd",
+    "search_cmd",
 ]
 
 
