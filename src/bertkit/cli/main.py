@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "evaluate_cmd",
     "index_cmd",
     "search_cmd",
+    "serve_cmd",
 ]
 
 
