@@ -1,0 +1,104 @@
+"""Trainer checkpoints: model folder + optimizer, schedule, RNG and data position, written atomically.
+
+Layout of one checkpoint (out_dir/checkpoints/step_000120/):
+    model/              the HF-layout model folder (save_fn), loadable by bertkit and transformers
+    trainer_state.pt    weights of everything trained, optimizer, schedule, RNG states, data position
+The folder is written under a temporary name and renamed when complete, so a crash while saving leaves
+the previous checkpoint intact and never a half-written one under a checkpoint name.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bertkit.errors import CheckpointError
+
+STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def rng_state() -> dict[str, Any]:
+    """torch (CPU and CUDA), numpy and python RNG states, as plain tensors/lists (loadable weights_only)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss,
+                                                       cached],
+             "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def write_atomic_dir(final: Path, fill: Callable[[Path], None]) -> Path:
+    """Call fill(tmp) on a fresh temporary sibling folder, then rename it to `final` (replacing it)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp", dir=final.parent))
+    try:
+        fill(tmp)
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def publish_files(src: Path, dst: Path) -> None:
+    """Move every file of `src` into `dst`, each by an atomic rename (for the final model at out_dir's root)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        target = dst / f.name
+        if f.is_dir():
+            write_atomic_dir(target, lambda t, f=f: shutil.copytree(f, t, dirs_exist_ok=True))
+        else:
+            os.replace(f, target)
+
+
+def list_checkpoints(out_dir: Path) -> list[Path]:
+    """Complete checkpoints under out_dir/checkpoints, oldest first."""
+    root = Path(out_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := STEP_DIR.match(p.name))
+             and (p / "trainer_state.pt").is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    ckpts = list_checkpoints(out_dir)
+    return ckpts[-1] if ckpts else None
+
+
+def load_trainer_state(ckpt: Path) -> dict[str, Any]:
+    try:
+        return torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or foreign file
+        raise CheckpointError(f"cannot read trainer state in {ckpt}: {type(e).__name__}: {e}") from None
+
+
+def prune(out_dir: Path, keep: int) -> None:
+    """Delete all but the newest `keep` checkpoints."""
+    for p in list_checkpoints(out_dir)[:-keep] if keep > 0 else []:
+        shutil.rmtree(p, ignore_errors=True)
