@@ -111,3 +111,26 @@ def test_read_examples_errors(tmp_path):
         read_examples(f, "triplet")
     with pytest.raises(InputError, match="unknown objective"):
         read_examples(f, "contrastive")
+
+
+def test_cli_finetune_sbert_and_evaluate_sts(tiny_dir, tmp_path, capsys):
+    from bertkit.cli.main import main
+
+    f = tmp_path / "mnrl.tsv"
+    f.write_text("".join(f"{a}\t{b}\n" for a, b, _ in PAIRS), encoding="utf-8")
+    sts = tmp_path / "dev.csv"
+    sts.write_text("".join(f'"{a}","{b}",{s}\n' for a, b, s in PAIRS), encoding="utf-8")
+    out = tmp_path / "cli_run"
+    rc = main(["finetune-sbert", "--train", str(f), "--objective", "mnrl", "--model", str(tiny_dir), "-o", str(out),
+               "--max-steps", "2", "--batch-size", "4", "--pooling", "cls", "--max-length", "16", "--dev", str(sts)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "dev Spearman before" in text and "dev Spearman after" in text
+    assert bertkit.load(out).pooling == "cls"
+    assert main(["evaluate", "sts", "--model", str(out), "--data", str(sts), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    from bertkit.embed.evaluate import evaluate_sts, read_sts
+
+    ref = evaluate_sts(bertkit.load(out), read_sts(sts))
+    assert r["pairs"] == len(PAIRS) and r["spearman"] == pytest.approx(ref["spearman"], abs=1e-9)
+    assert main(["finetune-sbert", "--train", str(tmp_path / "missing.tsv"), "--objective", "mnrl", "-o",
+                 str(out)]) == 2

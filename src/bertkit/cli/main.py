@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "index_cmd",
     "search_cmd",
     "serve_cmd",
+    "finetune_sbert_cmd",
 ]
 
 
