@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "search_cmd",
     "serve_cmd",
     "finetune_sbert_cmd",
+    "distill_multilingual_cmd",
 ]
 
 

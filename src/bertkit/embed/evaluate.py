@@ -189,3 +189,13 @@ def evaluate_retrieval(encoder, queries: Sequence[str], corpus: Sequence[str],
     full.pop(f"mrr@{idx.shape[1]}", None)
     full[f"mrr@{mrr_at}"] = mrr[f"mrr@{min(mrr_at, idx.shape[1])}"]
     return full
+
+
+def cross_lingual(first: StsData, second: StsData) -> StsData:
+    """Pairs (sentence1 of `first`, sentence2 of `second`): e.g. English s1 against German s2 of the same STS-B row.
+
+    The two files must be translations of one another row by row (stsb-multi-mt is), so the scores agree.
+    """
+    if len(first) != len(second) or not np.allclose(first.scores, second.scores):
+        raise InputError("the two STS files are not row-aligned translations (lengths or scores differ)")
+    return StsData(list(first.sentences1), list(second.sentences2), list(first.scores))
