@@ -35,7 +35,7 @@ def mlm_folder(tmp_path_factory, minilm_path):
 def test_embed_writes_same_vectors_as_api(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text("first line\n\nthird line is longer than the others\n", encoding="utf-8")
-    rc, out, _ = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"), "--normalize", "--batch-size", "2")
+    rc, out, _ = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"), "--normalize", "--batch-size", "2", "--chunk", "2")
     assert rc == 0 and "3 x 384" in out
     got = np.load(tmp_path / "v.npy")
     ref = bertkit.load().embed(["first line", "", "third line is longer than the others"], normalize=True)

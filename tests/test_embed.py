@@ -90,8 +90,39 @@ def test_long_text_truncated_once_with_warning_or_error(enc):
     with pytest.warns(UserWarning, match="truncated"):
         v = enc.embed([long, long])
     assert v.shape == (2, 384)
-    with pytest.raises(InputError, match="more than the model's 512"):
+    with pytest.raises(InputError, match="2002 tokens, more than the model's 256"):
         enc.embed([long], truncate=False)
+
+
+def test_window_mode_averages_overlapping_windows(enc, hf):
+    text = " ".join(f"w{i}" for i in range(400))  # ~1200 tokens, several windows
+    ids = enc.tokenizer([text], truncation=False, padding=False)["input_ids"][0]
+    rows, owner = enc._encode([text, "short"], "window")
+    assert len(rows) > 2 and owner.tolist() == [0] * (len(rows) - 1) + [1]
+    assert all(len(r) <= enc.max_length for r in rows)
+    body = [t for r in rows[:-1] for t in r[1:-1]]
+    assert set(body) == set(ids[1:-1])  # every token is covered by some window
+    with torch.no_grad():  # reference: transformers on each window's ids, mean-pooled, then averaged
+        want = torch.stack([hf[1](torch.tensor([r])).last_hidden_state[0].mean(0) for r in rows[:-1]]).mean(0).numpy()
+    got = enc.embed([text, "short"], truncate="window")
+    np.testing.assert_allclose(got[0], want, atol=1e-4)
+    np.testing.assert_allclose(got[1], enc.embed(["short"])[0], atol=1e-5)
+
+
+def test_precisions(enc):
+    from bertkit.embed.precision import bf16_supported
+
+    ref = enc.embed(SENTS, normalize=True)
+    cos = lambda a: (a * ref).sum(1)  # noqa: E731
+    bf16 = enc.embed(SENTS, normalize=True, precision="bf16")
+    assert cos(bf16).min() >= 0.999 and not np.array_equal(bf16, ref)
+    int8 = enc.embed(SENTS, normalize=True, precision="int8")
+    assert 0.8 < cos(int8).min() < 0.99999  # lossy, measured in benchmarks/embed_speed.py
+    auto = enc.embed(SENTS, normalize=True, precision="auto")
+    assert enc._auto == ("bf16" if bf16_supported() else "fp32")
+    assert cos(auto).min() >= 0.999
+    with pytest.raises(InputError, match="unknown precision 'fp16'"):
+        enc.embed(["x"], precision="fp16")
 
 
 def test_bad_arguments(enc):

@@ -67,3 +67,29 @@ def roberta_dir(tmp_path_factory) -> Path:
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer",
                                                               "model_max_length": 64}))
     return folder
+
+
+WORDS = ("the of and to in is was for on that with as by at from his her an are were it which this be "
+         "token tokenizer tokenizers training trained vocabulary merge merges subword piece pieces model "
+         "models language languages corpus frequency unaffable playing played player runner running "
+         "happily unhappy happiness review reviews movie movies actor acting director great terrible "
+         "영화 정말 재밌어요 배우 연기 최고 별로 감동 스토리 다시 보고 싶다 café naïve résumé").split()
+
+
+def make_lines(n: int, seed: int = 0) -> list[str]:
+    """Deterministic sentences (English, a little Korean and accented Latin) for training tests."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        words = [rng.choice(WORDS[:20]) if rng.random() < 0.5 else rng.choice(WORDS) for _ in range(rng.randint(3, 14))]
+        lines.append(" ".join(words).capitalize() + rng.choice([".", "!", "?", ",", "..."]))
+    return lines
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "train.txt"
+    path.write_text("\n".join(make_lines(600)) + "\n", encoding="utf-8")
+    return path

@@ -15,10 +15,10 @@ from bertkit.errors import InputError
 from bertkit.hub.checkpoint import from_pretrained
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.model import Model
+from bertkit.embed.precision import PRECISIONS, choose_precision, model_variant
 from bertkit.nn.pooling import POOLINGS, pool
 
 COMBINE = ("concat", "sum", "mean")
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _max_length_from_folder(path: Path, model: Model) -> int:
@@ -51,21 +51,6 @@ class Features:
     layers: np.ndarray
 
 
-def bf16_supported() -> bool:
-    """True when this CPU multiplies bf16 matrices natively (AMX or AVX512-BF16)."""
-    try:
-        caps = torch.backends.cpu.get_cpu_capability()
-    except AttributeError:
-        return False
-    if "AMX" in caps.upper():
-        return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 class TextEncoder:
     """Tokenizer + encoder. `embed` gives one vector per text, `features` every layer per token."""
 
@@ -78,65 +63,94 @@ class TextEncoder:
         self.pooling = pooling  # the default of embed(); load() reads it from the folder's 1_Pooling
         self.max_length = min(max_length or model.max_tokens, model.max_tokens)
         self._warned = False
+        self._variants: dict[str, Model] = {}
+        self._auto: str | None = None
 
     @property
     def dim(self) -> int:
         return self.model.config.hidden_size
 
     # -- batching ---------------------------------------------------------------------------------
-    def _encode(self, texts: list[str], truncate: bool):
-        enc = self.tokenizer(texts, max_length=self.max_length if truncate else None,
-                             truncation=truncate, padding=False)
-        ids = enc["input_ids"]
-        if not truncate:
-            longest = max((len(x) for x in ids), default=0)
-            if longest > self.model.max_tokens:
-                raise InputError(f"a text has {longest} tokens, more than the model's {self.model.max_tokens}; "
-                                 "allow truncation or shorten it")
-        else:
+    def _encode(self, texts: list[str], truncate: bool | str) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids per row and, per row, the index of the text it belongs to.
+
+        truncate=True cuts at max_length (one warning); False raises on an over-long text;
+        "window" splits it into overlapping windows (stride = max_length // 4) whose vectors are averaged.
+        """
+        if truncate not in (True, False, "window"):
+            raise InputError(f"truncate must be True, False or 'window', got {truncate!r}")
+        if truncate is True:
+            enc = self.tokenizer(texts, max_length=self.max_length, truncation=True, padding=False)
             self._warn_truncation(int(getattr(enc, "num_truncated", 0) or 0))
-        return ids
+            ids = enc["input_ids"]
+            return ids, np.arange(len(ids))
+        ids = self.tokenizer(texts, truncation=False, padding=False)["input_ids"]
+        longest = max((len(x) for x in ids), default=0)
+        if truncate is False:
+            if longest > self.max_length:
+                raise InputError(f"a text has {longest} tokens, more than the model's {self.max_length}; "
+                                 "allow truncation, embed by windows (truncate='window') or shorten it")
+            return ids, np.arange(len(ids))
+        rows, owner = [], []
+        width = self.max_length - 2
+        step = width - self.max_length // 4
+        for i, row in enumerate(ids):
+            if len(row) <= self.max_length:
+                rows.append(row)
+                owner.append(i)
+                continue
+            first, body, last = row[0], row[1:-1], row[-1]
+            for s in range(0, max(len(body) - width, 0) + step, step):
+                rows.append([first, *body[s:s + width], last])
+                owner.append(i)
+                if s + width >= len(body):
+                    break
+        return rows, np.asarray(owner)
 
     def _warn_truncation(self, n: int) -> None:
         if n and not self._warned:
             warnings.warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
-                          f"(this warning is shown once)", stacklevel=4)
+                          f"(this warning is shown once; truncate='window' embeds them whole)", stacklevel=4)
             self._warned = True
 
     def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """Length-sorted batches padded to their own longest row: (original indices, ids, mask)."""
-        order = np.argsort([-len(x) for x in ids], kind="stable")
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(-lengths, kind="stable")
         pad = self.tokenizer.pad_token_id or 0
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
-            width = len(ids[idx[0]])
-            batch = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            width = int(lengths[idx[0]])
+            batch = np.full((len(idx), width), pad, dtype=np.int64)
             for r, i in enumerate(idx):
-                row = ids[i]
-                batch[r, :len(row)] = torch.as_tensor(row)
-                mask[r, :len(row)] = 1
-            yield idx, batch, mask
+                batch[r, :lengths[i]] = ids[i]
+            mask = (np.arange(width)[None, :] < lengths[idx][:, None]).astype(np.int64)
+            yield idx, torch.from_numpy(batch), torch.from_numpy(mask)
 
-    def _autocast(self, precision: str):
+    def _model_for(self, precision: str, probe: list[list[int]]) -> Model:
+        """The model variant that runs `precision`; 'auto' is resolved once per encoder on a probe batch."""
         if precision not in PRECISIONS:
             raise InputError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-        use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
-        device = next(self.model.parameters()).device.type
-        return torch.autocast(device, dtype=torch.bfloat16, enabled=use_bf16)
+        if precision == "auto":
+            if self._auto is None:
+                self._auto = choose_precision(self, probe)
+            precision = self._auto
+        return model_variant(self.model, precision, self._variants)
 
     # -- public API --------------------------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], pooling: str | None = None, layers: int | Sequence[int] = -1,
               combine: str = "concat", normalize: bool = False, batch_size: int = 32, precision: str = "fp32",
-              truncate: bool = True, show_progress: bool | None = None) -> np.ndarray:
+              truncate: bool | str = True, show_progress: bool | None = None) -> np.ndarray:
         """Texts -> float32 array (N, D). D = H, or H * len(layers) with combine="concat".
 
         pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only); None uses
         the encoder's own (`self.pooling`: the folder's sentence-transformers setting, else mean).
         layers: -1 (last), or indices into h_0..h_L (negative counts from the end); several are combined
         token-wise by `combine` before pooling. Texts longer than the window are truncated with one
-        warning (truncate=False raises instead).
+        warning; truncate=False raises instead, truncate="window" averages overlapping windows.
+        precision: fp32 | bf16 (a bf16 copy of the weights) | int8 (dynamic quantization, opt-in, lossy)
+        | auto (bf16 when the CPU/GPU has native bf16 and a probe batch keeps cosine >= 0.999, else fp32).
         """
         texts = _check_texts(texts)
         pooling = self.pooling if pooling is None else pooling
@@ -157,17 +171,32 @@ class TextEncoder:
             if layer_list != [-1]:
                 raise InputError("pooling='pooler' works on the last layer only")
         width = self.dim * (len(layer_list) if combine == "concat" else 1)
-        out = np.zeros((len(texts), width), dtype=np.float32)
         if not texts:
-            return out
-        ids = self._encode(texts, truncate)
+            return np.zeros((0, width), dtype=np.float32)
+        ids, owner = self._encode(texts, truncate)
+        model = self._model_for(precision, ids[:64])
+        rows = self._run(model, ids, pooling, layer_list, combine, batch_size, show_progress, len(texts))
+        if len(ids) == len(texts):
+            out = rows
+        else:  # windows of long texts: mean of their vectors
+            out = np.zeros((len(texts), width), dtype=np.float32)
+            np.add.at(out, owner, rows)
+            out /= np.bincount(owner, minlength=len(texts))[:, None]
+        if normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def _run(self, model: Model, ids: list[list[int]], pooling: str, layer_list: list[int], combine: str,
+             batch_size: int, show_progress: bool | None, n_texts: int) -> np.ndarray:
+        width = self.dim * (len(layer_list) if combine == "concat" else 1)
+        out = np.zeros((len(ids), width), dtype=np.float32)
         need_all = layer_list != [-1]
-        n_batches = (len(texts) + batch_size - 1) // batch_size
-        bar = tqdm(total=len(texts), desc="embed", unit="text",
+        n_batches = (len(ids) + batch_size - 1) // batch_size
+        bar = tqdm(total=len(ids), desc="embed", unit="text",
                    disable=not (show_progress if show_progress is not None else n_batches > 1))
-        with self._autocast(precision), bar:
+        with bar:
             for idx, batch, mask in self._batches(ids, batch_size):
-                o = self.model(batch, mask, output_hidden_states=need_all)
+                o = model(batch, mask, output_hidden_states=need_all)
                 if pooling == "pooler":
                     vec = o.pooler_output
                 else:
@@ -181,15 +210,15 @@ class TextEncoder:
                         vec = pool(h, mask, pooling)
                 out[idx] = vec.float().numpy()
                 bar.update(len(idx))
-        if normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
     @torch.inference_mode()
     def features(self, texts: Sequence[str], batch_size: int = 32, truncate: bool = True) -> list[Features]:
         """Per-token hidden states of every layer h_0..h_L for each text (special tokens included)."""
         texts = _check_texts(texts)
-        ids = self._encode(texts, truncate)
+        if truncate == "window":
+            raise InputError("features() needs one sequence per text: use truncate=True or False")
+        ids, _ = self._encode(texts, truncate)
         result: list[Features | None] = [None] * len(texts)
         for idx, batch, mask in self._batches(ids, batch_size):
             o = self.model(batch, mask, output_hidden_states=True)

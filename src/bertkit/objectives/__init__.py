@@ -1,2 +1,13 @@
 """Pretraining objectives: maskers (pure functions on ids) and losses (model outputs + batch -> named losses)."""
 from __future__ import annotations
+
+from bertkit.objectives.electra import ElectraObjective, build_electra_pair
+from bertkit.objectives.masking import (MaskingConfig, Vocab, continuation_table, mask_spans, mask_tokens,
+                                        mask_whole_words)
+from bertkit.objectives.mlm import MLMObjective
+from bertkit.objectives.sbo import SpanBertObjective, SpanBoundaryHead
+from bertkit.objectives.sentence import SentencePairObjective
+
+__all__ = ["MaskingConfig", "Vocab", "continuation_table", "mask_tokens", "mask_whole_words", "mask_spans",
+           "MLMObjective", "SentencePairObjective", "SpanBertObjective", "SpanBoundaryHead", "ElectraObjective",
+           "build_electra_pair"]

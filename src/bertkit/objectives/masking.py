@@ -184,10 +184,11 @@ def mask_spans(input_ids: torch.Tensor, vocab: Vocab, gen: torch.Generator, cfg:
                p: float = 0.2, max_len: int = 10, max_tries: int = 50) -> tuple[torch.Tensor, torch.Tensor,
                                                                               list[list[tuple[int, int]]]]:
     """SpanBERT masking of (B, T) ids -> (corrupted ids, labels, spans) where spans[b] lists the
-    [start, end) token ranges masked in sequence b (for the span boundary objective).
+    [start, end) token ranges masked in sequence b, in the order drawn (for the span boundary objective).
 
-    Spans cover whole words, never overlap and never cross special tokens; a span that would pass the
-    budget is shortened to whole words that fit."""
+    Spans cover whole words, never overlap and never cross special tokens. A span that does not fit where
+    its start fell gets a new start (which keeps the length distribution); spans[b] is in the order drawn,
+    and only the last one may be cut short, to whole words within the budget."""
     dist = span_length_distribution(p, max_len)
     ok = maskable(input_ids, vocab)
     wid = word_ids(input_ids, vocab)
@@ -201,26 +202,32 @@ def mask_spans(input_ids: torch.Tensor, vocab: Vocab, gen: torch.Generator, cfg:
         used = [False] * len(words)
         left, tries, row_spans = budgets[b], 0, []
         while left > 0 and tries < max_tries and words:
-            tries += 1
+            tries += 1  # consecutive draws that placed nothing
             length = int(torch.multinomial(dist, 1, generator=gen)) + 1
-            w0 = int(torch.randint(len(words), (1,), generator=gen))
-            if used[w0]:
+            # rejection sampling keeps the length distribution: a start is redrawn until the whole span fits
+            for _ in range(20):
+                w0 = int(torch.randint(len(words), (1,), generator=gen))
+                w1 = w0 + length - 1
+                if w1 < len(words) and not any(used[w0:w1 + 1]) and all(
+                        words[w + 1][0] == words[w][1] for w in range(w0, w1)):
+                    break
+            else:
                 continue
-            w1 = w0
-            # grow over contiguous, unused words (no special token in between) up to `length` words and the budget
-            while (w1 + 1 < len(words) and w1 + 1 - w0 < length and not used[w1 + 1]
-                   and words[w1 + 1][0] == words[w1][1] and words[w1 + 1][1] - words[w0][0] <= left):
-                w1 += 1
+            cut = words[w1][1] - words[w0][0] > left
+            while w1 >= w0 and words[w1][1] - words[w0][0] > left:
+                w1 -= 1  # the budget's last span is cut to the whole words that fit
+            if w1 < w0:
+                break  # not even one more word fits
             s, e = words[w0][0], words[w1][1]
-            if e - s > left:
-                continue
+            if cut:
+                left = 0  # a cut span is the last one
             for w in range(w0, w1 + 1):
                 used[w] = True
             chosen[b, s:e] = True
             unit[b, s:e] = n_units
             n_units += 1
-            left -= e - s
+            left, tries = max(0, left - (e - s)), 0
             row_spans.append((s, e))
-        spans.append(sorted(row_spans))
+        spans.append(row_spans)
     ids, labels = _corrupt(input_ids, chosen, unit, vocab, cfg, gen)
     return ids, labels, spans

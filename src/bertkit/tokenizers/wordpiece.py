@@ -5,11 +5,14 @@ regex otherwise) and each chunk's ids and offsets are cached, so a repeated chun
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bertkit.tokenizers.text import ASCII_CONTROL_RE, CHUNK_RE, bert_words
 
 Offsets = list[tuple[int, int]]
+# On clean ASCII, BERT's word split is just: runs of letters/digits, and every other printable character alone.
+_ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 
 
 @dataclass
@@ -81,11 +84,18 @@ class WordPieceModel:
     def _encode_chunk(self, chunk: str) -> tuple[list[int], Offsets]:
         ids: list[int] = []
         offsets: Offsets = []
-        norm = self.norm
-        for word, origins in bert_words(chunk, norm.lowercase, norm.strip, norm.chinese_chars):
-            for tok, a, b in self.split_word(word):
-                ids.append(self.vocab[tok] if tok in self.vocab else self.unk_id)  # type: ignore[arg-type]
-                offsets.append((origins[a], origins[b - 1] + 1))
+        norm, vocab, unk = self.norm, self.vocab, self.unk_id
+        if chunk.isascii() and not ASCII_CONTROL_RE.search(chunk):  # lengths never change: no origin table
+            for m in _ASCII_WORD_RE.finditer(chunk.lower() if norm.lowercase else chunk):
+                base = m.start()
+                for tok, a, b in self.split_word(m.group()):
+                    ids.append(vocab.get(tok, unk))  # type: ignore[arg-type]
+                    offsets.append((base + a, base + b))
+        else:
+            for word, origins in bert_words(chunk, norm.lowercase, norm.strip, norm.chinese_chars):
+                for tok, a, b in self.split_word(word):
+                    ids.append(vocab.get(tok, unk))  # type: ignore[arg-type]
+                    offsets.append((origins[a], origins[b - 1] + 1))
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[chunk] = (ids, offsets)

@@ -108,12 +108,14 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective: Callable, train_data: Sequence, *, config: TrainConfig,
                  collate_fn: Callable | None = None, eval_data: Sequence | None = None,
+                 eval_collate_fn: Callable | None = None,
                  eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
                  save_fn: Callable[[nn.Module, Path], None] | None = None) -> None:
         config.validate()
         self.cfg, self.model, self.objective = config, model, objective
         self.train_data, self.eval_data, self.eval_fn = train_data, eval_data, eval_fn
         self.collate = collate_fn or default_collate
+        self.eval_collate = eval_collate_fn or self.collate
         self.save_fn = save_fn or default_save_fn
         self.out_dir = Path(config.out_dir)
         self.dist = dd.setup(config.device)
@@ -186,7 +188,7 @@ class Trainer:
                 if self.eval_fn is not None:
                     metrics = dict(self.eval_fn(self.model))
                 elif self.eval_data is not None:
-                    metrics = evaluate_objective(self.joint, self.eval_data, self.collate, self.cfg.batch_size,
+                    metrics = evaluate_objective(self.joint, self.eval_data, self.eval_collate, self.cfg.batch_size,
                                                  self.dist.device, self.cfg.seed)
             self.joint.train(was)
         return dd.broadcast_object(metrics, self.dist)

@@ -1,0 +1,63 @@
+"""`bertkit pretrain`: pretrain a BERT-family model on your corpus (also under torchrun for DDP)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT on a corpus",
+                       description="Pretrain from scratch or continue from a checkpoint (--init). Multi-process: "
+                                   "torchrun --nproc_per_node=N -m bertkit.cli pretrain ...")
+    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert"])
+    p.add_argument("--size", default="tiny", help="tiny|mini|small|medium|base or a JSON file of sizes")
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt)")
+    p.add_argument("--corpus", required=True, nargs="+", help="text files: a sentence per line, blank line between "
+                                                             "documents (or a TSV with a 'document' column)")
+    p.add_argument("--eval-corpus", nargs="*", default=[], help="held-out text for the eval loss")
+    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd"], help="default: the arch's recipe")
+    p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop"], help="example builder")
+    p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")
+    p.add_argument("--static-masking", type=int, default=0, metavar="COPIES",
+                   help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")
+    p.add_argument("--mask-prob", type=float, default=0.15)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--init", help="continue from this checkpoint, keeping its vocabulary (BioBERT recipe)")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--batch-size", type=int, default=32, help="per process and micro-step")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--clip-norm", type=float, default=1.0)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--save-every", type=int)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--cache-dir", help="token cache folder (default OUT/token_cache)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--resume", action="store_true", help="continue exactly from OUT's latest checkpoint")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bertkit.training.distributed import setup
+    from bertkit.training.pretrain import PretrainSpec, pretrain
+
+    spec = PretrainSpec(arch=args.arch, size=args.size, tokenizer=args.tokenizer, corpus=args.corpus,
+                        eval_corpus=args.eval_corpus, objective=args.objective, packing=args.packing,
+                        masking=args.masking, static_masking=args.static_masking, mask_prob=args.mask_prob,
+                        max_length=args.max_length, init=args.init, steps=args.steps, batch_size=args.batch_size,
+                        grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
+                        clip_norm=args.clip_norm, precision=args.precision, eval_every=args.eval_every,
+                        save_every=args.save_every, log_every=args.log_every, seed=args.seed,
+                        num_workers=args.num_workers, cache_dir=args.cache_dir, out=args.out, resume=args.resume,
+                        progress=not args.no_progress)
+    metrics = pretrain(spec)
+    if setup().is_main:
+        keep = {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool))}
+        print(json.dumps(keep, indent=1))
+    return 0

@@ -1,0 +1,52 @@
+"""`bertkit tokenizer train|stats`: build a vocabulary from text files, or measure one."""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tokenizer", help="train a tokenizer or print its statistics")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    t = verbs.add_parser("train", help="train bpe | bytebpe | wordpiece | unigram | spbpe on text files")
+    t.add_argument("--algo", required=True, choices=["bpe", "bytebpe", "wordpiece", "unigram", "spbpe"])
+    t.add_argument("--vocab-size", type=int, required=True)
+    t.add_argument("--lowercase", action="store_true", help="lowercase (and strip accents) before training")
+    t.add_argument("--min-frequency", type=int, default=2, help="merge only pairs seen at least K times")
+    t.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
+    t.add_argument("-o", "--output", required=True, help="folder to write")
+    t.set_defaults(func=run_train)
+    s = verbs.add_parser("stats", help="tokens per word, unknown rate, common pieces, vocabulary overlap")
+    s.add_argument("model", help="tokenizer folder")
+    s.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
+    s.add_argument("--against", default=None, help="a second tokenizer folder to compare with")
+    s.add_argument("--top", type=int, default=10)
+    s.set_defaults(func=run_stats)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from bertkit.tokenizers.train import train_tokenizer
+
+    start = time.perf_counter()
+    tok = train_tokenizer(args.input, args.algo, args.vocab_size, lowercase=args.lowercase,
+                          min_frequency=args.min_frequency, progress=True)
+    tok.save_pretrained(args.output)
+    print(f"trained {args.algo}: {tok.vocab_size} tokens in {time.perf_counter() - start:.1f}s -> {args.output}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from bertkit.tokenizers import Tokenizer
+    from bertkit.tokenizers.stats import format_stats, token_stats, vocab_overlap
+    from bertkit.tokenizers.train import read_corpus
+
+    lines = read_corpus(args.input)
+    tok = Tokenizer.from_pretrained(args.model)
+    print(f"vocabulary: {tok.vocab_size}")
+    print(format_stats(args.model, token_stats(tok, lines, args.top), args.top))
+    if args.against:
+        other = Tokenizer.from_pretrained(args.against)
+        print(format_stats(args.against, token_stats(other, lines, args.top), args.top))
+        print(f"vocabulary overlap |A∩B|/|A∪B|: {vocab_overlap(tok, other):.4f}")
+    return 0

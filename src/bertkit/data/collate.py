@@ -1,0 +1,107 @@
+"""Batches for pretraining: pad, build attention masks, and mask (dynamically, or statically once per copy)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bertkit.objectives.masking import IGNORE, MaskingConfig, Vocab, mask_spans, mask_tokens, mask_whole_words
+
+STRATEGIES = ("token", "wwm", "span")
+
+
+def pad_examples(examples: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad input_ids (pad_id) and token_type_ids (0); attention_mask marks real tokens; scalar labels stack."""
+    T = max(len(e["input_ids"]) for e in examples)
+    B = len(examples)
+    ids = torch.full((B, T), pad_id, dtype=torch.long)
+    types = torch.zeros((B, T), dtype=torch.long)
+    mask = torch.zeros((B, T), dtype=torch.long)
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[i, :n] = torch.as_tensor(e["input_ids"])
+        if "token_type_ids" in e:
+            types[i, :n] = torch.as_tensor(e["token_type_ids"])
+        mask[i, :n] = 1
+    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    if "labels" in examples[0]:  # statically masked examples carry their labels
+        labels = torch.full((B, T), IGNORE, dtype=torch.long)
+        for i, e in enumerate(examples):
+            labels[i, :len(e["labels"])] = torch.as_tensor(e["labels"])
+        batch["labels"] = labels
+    for key in ("next_sentence_label", "sentence_order_label"):
+        if key in examples[0]:
+            batch[key] = torch.tensor([e[key] for e in examples], dtype=torch.long)
+    return batch
+
+
+def span_targets(spans: list[list[tuple[int, int]]]) -> dict[str, torch.Tensor]:
+    """Flattened SBO inputs: for every token i of span [s, e) of row b: b, i, left s-1, right e, relative i-s."""
+    rows, pos, left, right, rel = [], [], [], [], []
+    for b, row in enumerate(spans):
+        for s, e in row:
+            for i in range(s, e):
+                rows.append(b)
+                pos.append(i)
+                left.append(s - 1)
+                right.append(e)
+                rel.append(i - s)
+    t = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
+    return {"sbo_row": t(rows), "sbo_pos": t(pos), "sbo_left": t(left), "sbo_right": t(right), "sbo_rel": t(rel)}
+
+
+class PretrainCollator:
+    """collate(examples, generator) -> batch with input_ids, attention_mask, token_type_ids, labels and
+    num_items (the number of masked tokens, which the trainer averages the loss over).
+
+    strategy: "token" (BERT), "wwm" (whole words), "span" (SpanBERT; adds sbo_* tensors) or None
+    (examples already masked, e.g. StaticMasked)."""
+
+    def __init__(self, vocab: Vocab, pad_id: int, strategy: str | None = "token",
+                 cfg: MaskingConfig = MaskingConfig()) -> None:
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"unknown masking strategy {strategy!r}; expected one of {STRATEGIES}")
+        self.vocab, self.pad_id, self.strategy, self.cfg = vocab, pad_id, strategy, cfg
+
+    def __call__(self, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+        batch = pad_examples(examples, self.pad_id)
+        if self.strategy is not None:
+            batch.update(mask_batch(batch["input_ids"], self.vocab, self.strategy, self.cfg, generator))
+        batch["num_items"] = int((batch["labels"] != IGNORE).sum())
+        return batch
+
+
+def mask_batch(ids: torch.Tensor, vocab: Vocab, strategy: str, cfg: MaskingConfig,
+               gen: torch.Generator) -> dict[str, torch.Tensor]:
+    if strategy == "token":
+        out, labels = mask_tokens(ids, vocab, gen, cfg)
+        return {"input_ids": out, "labels": labels}
+    if strategy == "wwm":
+        out, labels = mask_whole_words(ids, vocab, gen, cfg)
+        return {"input_ids": out, "labels": labels}
+    out, labels, spans = mask_spans(ids, vocab, gen, cfg)
+    return {"input_ids": out, "labels": labels, **span_targets(spans)}
+
+
+class StaticMasked:
+    """RoBERTa's static-masking baseline: each example masked once per copy and duplicated `copies` times
+    (RoBERTa: 10 copies over 40 epochs). Copy c of example i is masked with a generator seeded by (seed, i, c),
+    so the masks are fixed for the whole run without storing them."""
+
+    def __init__(self, data: Sequence[dict[str, Any]], vocab: Vocab, copies: int = 10, strategy: str = "token",
+                 cfg: MaskingConfig = MaskingConfig(), seed: int = 0) -> None:
+        if strategy == "span":
+            raise ValueError("static masking supports token and wwm strategies")
+        self.data, self.vocab, self.copies, self.strategy, self.cfg, self.seed = data, vocab, copies, strategy, cfg, seed
+
+    def __len__(self) -> int:
+        return len(self.data) * self.copies
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        i, c = divmod(k, self.copies)
+        ex = dict(self.data[i])
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + i) * 101 + c)
+        m = mask_batch(torch.as_tensor(ex["input_ids"])[None], self.vocab, self.strategy, self.cfg, gen)
+        ex["input_ids"], ex["labels"] = m["input_ids"][0].tolist(), m["labels"][0].tolist()
+        return ex

@@ -1,0 +1,61 @@
+"""Precision variants of an encoder for inference: fp32, bf16 (native on AMX/AVX512-BF16 CPUs and GPUs),
+int8 dynamic quantization; and the `auto` choice between them."""
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from bertkit.models.model import Model
+
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+AUTO_MIN_COSINE = 0.999
+
+
+@functools.lru_cache(maxsize=1)
+def bf16_supported(device: str = "cpu") -> bool:
+    """True when `device` multiplies bf16 matrices natively (CUDA with bf16, or a CPU with AMX / AVX512-BF16)."""
+    if device == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def model_variant(model: Model, precision: str, cache: dict[str, Model]) -> Model:
+    """The fp32 model itself, or a cached converted copy (weights cast once, not per call)."""
+    if precision == "fp32":
+        return model
+    if precision not in cache:
+        if precision == "bf16":
+            cache[precision] = copy.deepcopy(model).to(torch.bfloat16).eval()
+        elif precision == "int8":
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            if "onednn" in torch.backends.quantized.supported_engines:
+                torch.backends.quantized.engine = "onednn"  # uses AMX/VNNI int8 kernels where present
+            cache[precision] = quantize_dynamic(copy.deepcopy(model).float(), {torch.nn.Linear: per_channel_dynamic_qconfig},
+                                                dtype=torch.qint8).eval()
+        else:
+            raise ValueError(precision)
+    return cache[precision]
+
+
+def choose_precision(encoder, probe: list[list[int]]) -> str:
+    """'bf16' when the hardware runs it natively and a probe batch of the user's texts keeps the minimum
+    cosine to fp32 >= 0.999; otherwise 'fp32'. int8 is never chosen automatically (measured cost too high)."""
+    device = next(encoder.model.parameters()).device.type
+    if not probe or not bf16_supported(device):
+        return "fp32"
+    ref = encoder._run(encoder.model, probe, "mean", [-1], "concat", len(probe), False, len(probe))
+    fast = encoder._run(model_variant(encoder.model, "bf16", encoder._variants), probe, "mean", [-1], "concat",
+                        len(probe), False, len(probe))
+    cos = (ref * fast).sum(1) / np.maximum(np.linalg.norm(ref, axis=1) * np.linalg.norm(fast, axis=1), 1e-12)
+    return "bf16" if float(cos.min()) >= AUTO_MIN_COSINE else "fp32"

@@ -1,0 +1,185 @@
+"""Training vocabularies: BPE (character level), byte-level BPE, WordPiece; SentencePiece via its library.
+
+All trainers count words first (word-frequency based), then run the merge loop of `merge_train.py` on the
+distinct words only. `train_tokenizer` returns a ready `Tokenizer`; `save_pretrained` writes a folder that
+bertkit and Hugging Face transformers both load.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from bertkit.errors import InputError
+from bertkit.tokenizers.bpe import SUFFIX, CharBPEModel
+from bertkit.tokenizers.bytelevel import GPT2_PATTERN, ByteLevelBPEModel, bytes_to_unicode
+from bertkit.tokenizers.merge_train import learn_merges
+from bertkit.tokenizers.text import CHUNK_RE, bert_words
+from bertkit.tokenizers.tokenizer import AddedToken, Template, Tokenizer
+from bertkit.tokenizers.wordpiece import BertNormalization, WordPieceModel
+
+ALGOS = ("bpe", "bytebpe", "wordpiece", "unigram", "spbpe")
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+MAX_WORD_CHARS = 100  # WordPiece encodes longer words as [UNK], so they are not trained on
+
+
+def read_corpus(files: Sequence[str | Path], *, allow_invalid_utf8: bool = False) -> list[str]:
+    """Lines of the corpus files. Invalid UTF-8 is an error naming file and line, unless allowed
+    (byte-level BPE), in which case bad bytes are kept as surrogate escapes and trained on as bytes."""
+    if not files:
+        raise InputError("no corpus files given")
+    lines: list[str] = []
+    for file in files:
+        path = Path(file)
+        if not path.is_file():
+            raise InputError(f"corpus file not found: {path}")
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if not allow_invalid_utf8:
+                line_no = data.count(b"\n", 0, e.start) + 1
+                raise InputError(f"{path}, line {line_no}: not valid UTF-8 (byte 0x{data[e.start]:02x}); "
+                                 "fix or remove the line, or use --algo bytebpe which takes any bytes") from None
+            text = data.decode("utf-8", errors="surrogateescape")
+        lines.extend(text.splitlines())
+    if not any(line.strip() for line in lines):
+        raise InputError(f"the corpus is empty: no text in {', '.join(str(f) for f in files)}")
+    return lines
+
+
+def bert_word_counts(lines: Iterable[str], norm: BertNormalization) -> Counter[str]:
+    """Word frequencies after BERT's normalization and whitespace/punctuation split."""
+    chunks: Counter[str] = Counter()
+    for line in lines:
+        chunks.update(CHUNK_RE.findall(line))
+    words: Counter[str] = Counter()
+    for chunk, n in chunks.items():
+        for word, _ in bert_words(chunk, norm.lowercase, norm.strip, norm.chinese_chars):
+            words[word] += n
+    return words
+
+
+def _check_size(vocab_size: int, initial: int, what: str) -> None:
+    if vocab_size < initial:
+        raise InputError(f"vocab_size={vocab_size} is smaller than the {initial} initial symbols ({what}); "
+                         f"use at least {initial}")
+
+
+def learn_bpe(word_counts: dict[str, int], vocab_size: int, *, suffix: str = SUFFIX, min_frequency: int = 1,
+              specials: Sequence[str] = (), progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """Character-level BPE on word counts → (vocabulary in id order, merges in order).
+
+    Initial symbols: every character seen, the last one of each word carrying `suffix`. Each step merges
+    the most frequent adjacent pair; equal counts go to the alphabetically first (left, right) pair.
+    """
+    alphabet = sorted({c for w in word_counts for c in w[:-1]} | {w[-1] + suffix for w in word_counts if w})
+    _check_size(vocab_size, len(specials) + len(alphabet), f"{len(specials)} special + {len(alphabet)} characters")
+    symbols = list(specials) + alphabet
+    sid = {s: i for i, s in enumerate(symbols)}
+    words, freqs = [], []
+    for w, n in word_counts.items():
+        if w:
+            words.append([sid[c] for c in w[:-1]] + [sid[w[-1] + suffix]])
+            freqs.append(n)
+    merges = learn_merges(words, freqs, symbols, vocab_size, min_frequency=min_frequency, progress=progress)
+    return symbols, [(symbols[a], symbols[b]) for a, b in merges]
+
+
+def train_bpe(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False, min_frequency: int = 2,
+              progress: bool = False) -> Tokenizer:
+    """Character-level BPE with `</w>` word ends and BERT special tokens ([PAD] [UNK] [CLS] [SEP] [MASK])."""
+    norm = BertNormalization(lowercase, None if lowercase else False)
+    counts = bert_word_counts(lines, norm)
+    symbols, merges = learn_bpe(counts, vocab_size, min_frequency=min_frequency, specials=BERT_SPECIALS,
+                                progress=progress)
+    vocab = {s: i for i, s in enumerate(symbols)}
+    return _bert_tokenizer(CharBPEModel(vocab, merges, "[UNK]", norm), vocab)
+
+
+def train_wordpiece(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False, min_frequency: int = 2,
+                    progress: bool = False) -> Tokenizer:
+    """WordPiece: merges picked by count(ab) / (count(a) * count(b)); continuation pieces start with `##`."""
+    norm = BertNormalization(lowercase, None if lowercase else False)
+    counts = {w: n for w, n in bert_word_counts(lines, norm).items() if len(w) <= MAX_WORD_CHARS}
+    vocab_list, _ = learn_wordpiece(counts, vocab_size, min_frequency=min_frequency, specials=BERT_SPECIALS,
+                                    progress=progress)
+    vocab = {s: i for i, s in enumerate(vocab_list)}
+    return _bert_tokenizer(WordPieceModel(vocab, "[UNK]", norm), vocab)
+
+
+def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, *, min_frequency: int = 1,
+                    specials: Sequence[str] = (), progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """WordPiece vocabulary from word counts → (vocabulary in id order, merges in order)."""
+    def units(w: str) -> list[str]:
+        return [w[0]] + ["##" + c for c in w[1:]]
+
+    alphabet = sorted({u for w in word_counts if w for u in units(w)})
+    _check_size(vocab_size, len(specials) + len(alphabet), f"{len(specials)} special + {len(alphabet)} characters")
+    symbols = list(specials) + alphabet
+    sid = {s: i for i, s in enumerate(symbols)}
+    words = [[sid[u] for u in units(w)] for w in word_counts if w]
+    freqs = [n for w, n in word_counts.items() if w]
+    merges = learn_merges(words, freqs, symbols, vocab_size, score="likelihood", min_frequency=min_frequency,
+                          join=lambda a, b: a + b[2:], progress=progress)
+    return symbols, [(symbols[a], symbols[b]) for a, b in merges]
+
+
+def _bert_tokenizer(model: WordPieceModel, vocab: dict[str, int]) -> Tokenizer:
+    specials = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), BERT_SPECIALS))
+    template = Template([vocab["[CLS]"]], [vocab["[SEP]"]], [vocab["[SEP]"]], 1)
+    return Tokenizer(model, specials, template, [AddedToken(t) for t in BERT_SPECIALS], 512,
+                     {"tokenizer_class": "BertTokenizer" if model.kind == "wordpiece" else "PreTrainedTokenizerFast"})
+
+
+def byte_word_counts(lines: Iterable[str]) -> Counter[bytes]:
+    """Frequencies of GPT-2 pre-tokens, as raw bytes (surrogate escapes turn back into the bad bytes)."""
+    pieces: Counter[str] = Counter()
+    for line in lines:
+        pieces.update(GPT2_PATTERN.findall(line))
+    return Counter({p.encode("utf-8", "surrogateescape"): n for p, n in pieces.items()})
+
+
+def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int = 2,
+                  progress: bool = False) -> Tokenizer:
+    """Byte-level BPE, RoBERTa layout: <s> <pad> </s> <unk> <mask>, then the 256 byte symbols, then merges."""
+    table = bytes_to_unicode()
+    alphabet = [table[b] for b in range(256)]
+    _check_size(vocab_size, len(ROBERTA_SPECIALS) + 256, "5 special + 256 bytes")
+    symbols = ROBERTA_SPECIALS + alphabet
+    first = len(ROBERTA_SPECIALS)
+    words, freqs = [], []
+    for piece, n in byte_word_counts(lines).items():
+        words.append([first + b for b in piece])
+        freqs.append(n)
+    merges = learn_merges(words, freqs, symbols, vocab_size, min_frequency=min_frequency, progress=progress)
+    vocab = {s: i for i, s in enumerate(symbols)}
+    model = ByteLevelBPEModel(vocab, [(symbols[a], symbols[b]) for a, b in merges], unk_token="<unk>")
+    specials = {"bos_token": "<s>", "cls_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>",
+                "sep_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>"}
+    template = Template([vocab["<s>"]], [vocab["</s>"]] * 2, [vocab["</s>"]], 0)
+    return Tokenizer(model, specials, template, [AddedToken(t) for t in ROBERTA_SPECIALS], 512,
+                     {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": False, "trim_offsets": True})
+
+
+def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, lowercase: bool = False,
+                    min_frequency: int = 2, progress: bool = False) -> Tokenizer:
+    """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files."""
+    if algo not in ALGOS:
+        raise InputError(f"unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
+    if vocab_size <= 0:
+        raise InputError(f"vocab_size must be positive, got {vocab_size}")
+    if algo in ("unigram", "spbpe"):
+        from bertkit.tokenizers.sentencepiece import train_sentencepiece
+
+        read_corpus(files)  # same checks and messages as the other algorithms
+        return train_sentencepiece(files, "unigram" if algo == "unigram" else "bpe", vocab_size,
+                                   lowercase=lowercase)
+    lines = read_corpus(files, allow_invalid_utf8=algo == "bytebpe")
+    if algo == "bytebpe":
+        if lowercase:
+            raise InputError("--lowercase is not available for bytebpe: byte-level tokenizers keep text as is")
+        return train_bytebpe(lines, vocab_size, min_frequency=min_frequency, progress=progress)
+    trainer = train_bpe if algo == "bpe" else train_wordpiece
+    return trainer(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency, progress=progress)

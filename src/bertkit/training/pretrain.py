@@ -1,0 +1,219 @@
+"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA and SpanBERT from a corpus, as one library call.
+
+    pretrain(PretrainSpec(arch="bert", size="tiny", tokenizer="tok/", corpus=["corpus.txt"], out="runs/b",
+                          steps=1000, batch_size=32, lr=1e-4, warmup=100))
+
+Each recipe is data (RECIPES): which model task, which example builder, which masking, which objective.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bertkit.data.collate import PretrainCollator, StaticMasked
+from bertkit.data.packing import PACKINGS, Specials
+from bertkit.data.token_cache import build_token_cache
+from bertkit.errors import InputError
+from bertkit.models import SIZES, Model, ModelConfig
+from bertkit.models.family import get_family
+from bertkit.objectives import (ElectraObjective, MaskingConfig, MLMObjective, SentencePairObjective,
+                                SpanBertObjective, Vocab, build_electra_pair, continuation_table)
+from bertkit.training.distributed import barrier, setup
+from bertkit.training.trainer import TrainConfig, Trainer
+
+
+@dataclass(frozen=True)
+class Recipe:
+    family: str
+    task: str
+    packing: str
+    masking: str
+    objective: str   # mlm | nsp | sop | sbo | rtd
+
+
+RECIPES = {
+    "bert": Recipe("bert", "pretraining", "nsp", "token", "nsp"),
+    "roberta": Recipe("roberta", "mlm", "full", "token", "mlm"),
+    "albert": Recipe("albert", "pretraining", "sop", "token", "sop"),
+    "electra": Recipe("electra", "rtd", "full", "token", "rtd"),
+    "spanbert": Recipe("bert", "mlm", "single", "span", "sbo"),
+}
+OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd")
+
+
+@dataclass
+class PretrainSpec:
+    """Everything `bertkit pretrain` takes. None means the architecture's recipe default."""
+
+    arch: str
+    tokenizer: str | Path
+    corpus: list[str | Path]
+    out: str | Path
+    size: str = "tiny"
+    init: str | Path | None = None
+    objective: str | None = None
+    packing: str | None = None
+    masking: str | None = None
+    static_masking: int = 0          # > 0: RoBERTa's static baseline with this many masked copies
+    mask_prob: float = 0.15
+    max_length: int = 128
+    steps: int = 1000
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 1e-4
+    warmup: int = 0
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    precision: str = "fp32"
+    eval_corpus: list[str | Path] = field(default_factory=list)
+    eval_every: int | None = None
+    save_every: int | None = None
+    log_every: int = 10
+    seed: int = 0
+    num_workers: int = 0
+    cache_dir: str | Path | None = None
+    resume: bool = False
+    progress: bool = True
+
+
+def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
+    if spec.size in SIZES:
+        sizes = dict(SIZES[spec.size])
+    else:
+        p = Path(spec.size)
+        if not p.is_file():
+            raise InputError(f"--size must be one of {', '.join(SIZES)} or a config JSON file, got {spec.size!r}")
+        sizes = json.loads(p.read_text())
+    hf = {"vocab_size": tok.vocab_size, "hidden_size": sizes["hidden_size"],
+          "num_hidden_layers": sizes.get("num_layers", sizes.get("num_hidden_layers")),
+          "num_attention_heads": sizes.get("num_heads", sizes.get("num_attention_heads")),
+          "intermediate_size": sizes["intermediate_size"], "pad_token_id": tok.pad_token_id or 0,
+          "max_position_embeddings": spec.max_length + (tok.pad_token_id + 1 if recipe.family == "roberta" else 0),
+          "type_vocab_size": 1 if recipe.family == "roberta" else 2}
+    if recipe.family in ("albert", "electra"):
+        hf["embedding_size"] = sizes.get("embedding_size", min(128, sizes["hidden_size"]))
+    hf.update({k: v for k, v in sizes.items() if k in ("hidden_act", "hidden_dropout_prob",
+                                                      "attention_probs_dropout_prob", "layer_norm_eps")})
+    return get_family(recipe.family).config_from_hf(hf)
+
+
+def _scheme(tok) -> str:
+    kind = getattr(tok.model, "kind", "wordpiece")
+    return {"wordpiece": "wordpiece", "bytebpe": "bpe", "bpe": "bpe"}.get(kind, "sentencepiece")
+
+
+def masking_vocab(tok) -> Vocab:
+    """What masking needs from a Tokenizer: [MASK], specials and the word-continuation table."""
+    if tok.mask_token_id is None:
+        raise InputError("the tokenizer has no mask token; masked-LM pretraining needs one")
+    tokens = tok.convert_ids_to_tokens(list(range(tok.vocab_size)))
+    return Vocab(tok.mask_token_id, tok.vocab_size, tuple(sorted(set(tok.all_special_ids))),
+                 continuation_table(tokens, _scheme(tok)))
+
+
+def _examples(spec: PretrainSpec, files, tok, packing: str, cache_name: str):
+    cache_dir = Path(spec.cache_dir or Path(spec.out) / "token_cache") / cache_name
+    encode = lambda texts: tok(texts, add_special_tokens=False, padding=False, truncation=False)["input_ids"]  # noqa: E731
+    cache = build_token_cache(files, encode, tok.vocab_size, cache_dir,
+                              tokenizer_id=str(Path(spec.tokenizer).resolve()), progress=spec.progress)
+    build = PACKINGS[packing]
+    specials = Specials.from_tokenizer(tok)
+    if packing in ("nsp", "sop"):
+        return build(cache, specials, spec.max_length, seed=spec.seed)
+    return build(cache, specials, spec.max_length)
+
+
+def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tuple[Model, Any]:
+    """The model to train (initialised from spec.init when given) and the objective module."""
+    from bertkit.hub import from_pretrained
+
+    if objective == "rtd":
+        cfg = _config(spec, recipe, tok)
+        disc, gen = build_electra_pair(cfg)
+        if spec.init:
+            raise InputError("--init with ELECTRA is not supported; start from scratch")
+        return disc, ElectraObjective(gen)
+    task = {"nsp": "pretraining", "sop": "pretraining"}.get(objective, "mlm")
+    if spec.init:
+        model = from_pretrained(spec.init, task=task)  # keeps the checkpoint's vocabulary (BioBERT recipe)
+        if model.config.vocab_size != tok.vocab_size:
+            raise InputError(f"--init checkpoint has {model.config.vocab_size} tokens but the tokenizer "
+                             f"{tok.vocab_size}; continue with the checkpoint's own tokenizer")
+        model.train()
+    else:
+        model = Model(_config(spec, recipe, tok), task)
+    if objective in ("nsp", "sop"):
+        if model.family.pretraining_heads != ("mlm", objective):
+            raise InputError(f"{objective} needs a {model.family.name} model with an {objective} head; "
+                             f"{model.family.name} pretraining heads are {model.family.pretraining_heads}")
+        return model, SentencePairObjective(objective)
+    if objective == "sbo":
+        return model, SpanBertObjective(model.config.hidden_size, model.config.vocab_size)
+    return model, MLMObjective()
+
+
+def make_save_fn(objective: Any, tok):
+    """Save the model as an HF folder with the tokenizer; plus the ELECTRA generator or the SBO head."""
+    from bertkit.hub import save_pretrained
+
+    def save(model: Model, path: Path) -> None:
+        save_pretrained(model, path, tokenizer=tok)
+        if isinstance(objective, ElectraObjective):
+            save_pretrained(objective.generator, Path(path) / "generator", tokenizer=tok)
+        elif isinstance(objective, SpanBertObjective):
+            objective.save(path)
+    return save
+
+
+def pretrain(spec: PretrainSpec) -> dict[str, Any]:
+    """Run one pretraining recipe end to end; returns the trainer's final metrics."""
+    from bertkit.tokenizers import Tokenizer
+
+    if spec.arch not in RECIPES:
+        raise InputError(f"unknown --arch {spec.arch!r}; expected one of {', '.join(RECIPES)}")
+    recipe = RECIPES[spec.arch]
+    objective = spec.objective or recipe.objective
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown --objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    packing = spec.packing or {"nsp": "nsp", "sop": "sop"}.get(objective, recipe.packing)
+    if objective in ("nsp", "sop") and packing != objective:
+        raise InputError(f"objective {objective} needs --packing {objective}, got {packing}")
+    masking = spec.masking or ("span" if objective == "sbo" else recipe.masking)
+    if objective == "sbo" and masking != "span":
+        raise InputError("the span boundary objective needs --masking span")
+    torch.manual_seed(spec.seed)
+    tok = Tokenizer.from_pretrained(spec.tokenizer)
+    vocab = masking_vocab(tok)
+    mcfg = MaskingConfig(prob=spec.mask_prob)
+    info = setup()  # under torchrun: rank 0 tokenizes the corpus, the others then read its cache
+    if not info.is_main:
+        barrier(info)
+    train = _examples(spec, spec.corpus, tok, packing, "train")
+    eval_data = _examples(spec, spec.eval_corpus, tok, packing, "eval") if spec.eval_corpus else None
+    if info.is_main:
+        barrier(info)
+    collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)
+    if spec.static_masking > 0:
+        train = StaticMasked(train, vocab, spec.static_masking, masking, mcfg, spec.seed)
+        collate = PretrainCollator(vocab, tok.pad_token_id or 0, None, mcfg)
+    model, obj = build_models(spec, recipe, objective, tok)
+    cfg = TrainConfig(out_dir=spec.out, lr=spec.lr, warmup_steps=spec.warmup, max_steps=spec.steps,
+                      batch_size=spec.batch_size, grad_accum=spec.grad_accum, clip_norm=spec.clip_norm,
+                      weight_decay=spec.weight_decay, precision=spec.precision, eval_every=spec.eval_every,
+                      save_every=spec.save_every, log_every=spec.log_every, seed=spec.seed,
+                      num_workers=spec.num_workers, progress=spec.progress)
+    eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked
+    trainer = Trainer(model, obj, train, config=cfg, collate_fn=collate, eval_data=eval_data,
+                      eval_collate_fn=eval_collate, save_fn=make_save_fn(obj, tok))
+    metrics = trainer.fit(resume=spec.resume)
+    metrics["train_examples"] = len(train)
+    return metrics
+
+
+def clear_cache(spec: PretrainSpec) -> None:
+    shutil.rmtree(Path(spec.cache_dir or Path(spec.out) / "token_cache"), ignore_errors=True)

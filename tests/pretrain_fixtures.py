@@ -1,0 +1,28 @@
+"""A hand-made WordPiece vocabulary (83 tokens) and a toy corpus for pretraining tests."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+WORDS = "the cat dog sat on mat ran fast slow big small red blue bird sang song tree house car drove road".split()
+VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["##s", "##ing", "##ed"]
+         + list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + [".", ","])
+
+
+def write_tokenizer(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    return folder
+
+
+def write_corpus(path: Path, docs: int = 30, seed: int = 0) -> Path:
+    """Documents of 3-8 sentences; sentences follow a fixed grammar so MLM can learn them."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(docs):
+        for _ in range(rng.randint(3, 8)):
+            a, b = rng.choice(["cat", "dog", "bird"]), rng.choice(["mat", "road", "tree", "house"])
+            out.append(f"the {rng.choice(['big', 'small', 'red'])} {a}s sat on the {b} .")
+        out.append("")
+    path.write_text("\n".join(out) + "\n")
+    return path

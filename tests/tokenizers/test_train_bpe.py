@@ -1,0 +1,78 @@
+"""Character-level BPE and the shared merge loop: the book's example, incremental counts, HF loading."""
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bertkit.tokenizers.merge_train import learn_merges
+from bertkit.tokenizers.train import learn_bpe, train_bpe, train_tokenizer
+
+from .conftest import make_lines
+
+
+def test_book_worked_example():
+    """aaabdaaabac, three merges: aa, then ab (tie with aa+a broken alphabetically), then aaab."""
+    symbols, merges = learn_bpe({"aaabdaaabac": 1}, 4 + 3)
+    assert symbols[:4] == ["a", "b", "c</w>", "d"]
+    assert merges == [("a", "a"), ("a", "b"), ("aa", "ab")]
+    tok = train_bpe(["aaabdaaabac"], 5 + 4 + 3, min_frequency=1)
+    assert tok.tokenize("aaabdaaabac") == ["aaab", "d", "aaab", "a", "c</w>"]
+    assert tok.decode(tok.encode("aaabdaaabac")) == "aaabdaaabac"
+
+
+def _naive_merges(words: dict[str, int], n: int) -> list[tuple[str, str]]:
+    """Reference: recount every pair over the whole corpus after each merge."""
+    segs = {w: list(w) for w in words}
+    out = []
+    for _ in range(n):
+        counts: Counter[tuple[str, str]] = Counter()
+        for w, f in words.items():
+            s = segs[w]
+            for p in zip(s, s[1:]):
+                counts[p] += f
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], p))
+        out.append(best)
+        for w in segs:
+            s, new, i = segs[w], [], 0
+            while i < len(s):
+                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
+                    new.append(s[i] + s[i + 1])
+                    i += 2
+                else:
+                    new.append(s[i])
+                    i += 1
+            segs[w] = new
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text("abc", min_size=1, max_size=9), st.integers(1, 5), min_size=1, max_size=12),
+       st.integers(1, 15))
+def test_incremental_counts_equal_full_recount(words, n):
+    symbols = sorted({c for w in words for c in w})
+    sid = {s: i for i, s in enumerate(symbols)}
+    seqs = [[sid[c] for c in w] for w in words]
+    merges = learn_merges(seqs, list(words.values()), symbols, len(symbols) + n)
+    got = [(symbols[a], symbols[b]) for a, b in merges]
+    assert got == _naive_merges(words, len(got))
+    assert len(got) >= min(n, len(_naive_merges(words, n)))
+
+
+def test_trained_folder_loads_in_transformers(tmp_path, corpus_file):
+    from transformers import PreTrainedTokenizerFast
+
+    from bertkit import Tokenizer
+
+    tok = train_tokenizer([corpus_file], "bpe", 200, lowercase=True)
+    assert tok.vocab_size == 200
+    tok.save_pretrained(tmp_path)
+    ours = Tokenizer.from_pretrained(tmp_path)
+    ref = PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "tokenizer.json"))
+    for text in make_lines(40, seed=7) + ["Unseen wörds ☃ here!", "[MASK] token"]:
+        assert ours.encode(text) == tok.encode(text) == ref(text)["input_ids"], text
+        assert ours.tokenize(text) == ref.tokenize(text)
+    assert ours.mask_token_id == 4 and ours.pad_token_id == 0
