@@ -46,5 +46,9 @@ def run(args: argparse.Namespace) -> int:
                       precision=args.precision, eval_every=args.eval_every, save_every=args.save_every, seed=args.seed)
     m = train_multilingual(pairs, cfg, teacher=args.teacher, student=args.student, dev_pairs=dev,
                            max_length=args.max_length, resume=args.resume)
+    if m.get("interrupted"):
+        print(f"interrupted at step {m.get('step')}: the latest checkpoint is under {args.output}/checkpoints "
+              "(continue with --resume)")
+        return 0
     print(f"wrote {args.output}: {len(pairs)} pairs, {m.get('step')} steps, final loss {m.get('loss', float('nan')):.5f}")
     return 0

@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     run_ = train_sbert(args.model, args.train, args.objective, cfg, pooling=args.pooling, dev_file=args.dev,
                        max_length=args.max_length, score_scale=args.score_scale, resume=args.resume,
                        train_examples=examples)
+    if run_.metrics.get("interrupted"):
+        print(f"interrupted at step {run_.metrics.get('step')}: the latest checkpoint is under "
+              f"{args.output}/checkpoints (continue with --resume)")
+        return 0
     print(f"wrote {args.output} ({args.objective}, {run_.metrics.get('step')} steps, "
           f"final loss {run_.metrics.get('loss', float('nan')):.4f})")
     if run_.dev_before is not None:
