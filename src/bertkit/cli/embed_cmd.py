@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-i", "--input", required=True, help="UTF-8 text file, one text per line")
     p.add_argument("-o", "--output", required=True, help="output .npy file, shape (N, D) float32")
     p.add_argument("--model", default=None, help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
-    p.add_argument("--pooling", default="mean", choices=["mean", "cls", "max", "pooler"])
+    p.add_argument("--pooling", default=None, choices=["mean", "cls", "max", "pooler"],
+                   help="default: the model's own (its 1_Pooling setting), else mean")
     p.add_argument("--layers", default="-1", help="layer index or comma list, e.g. -4,-3,-2,-1")
     p.add_argument("--combine", default="concat", choices=["concat", "sum", "mean"])
     p.add_argument("--normalize", action="store_true", help="unit-length vectors")

@@ -19,6 +19,12 @@ COMMAND_MODULES = [
     "tokenizer_cmd",
     "finetune_cmd",
     "predict_cmd",
+    "evaluate_cmd",
+    "index_cmd",
+    "search_cmd",
+    "serve_cmd",
+    "finetune_sbert_cmd",
+    "distill_multilingual_cmd",
 ]
 
 

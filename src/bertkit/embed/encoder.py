@@ -55,8 +55,12 @@ class TextEncoder:
     """Tokenizer + encoder. `embed` gives one vector per text, `features` every layer per token."""
 
     def __init__(self, model: Model, tokenizer, max_length: int | None = None, name: str = "model",
-                 compile: bool = False) -> None:
+                 compile: bool = False, pooling: str = "mean", path: Path | None = None) -> None:
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.path = path  # the checkpoint folder, when loaded from one
+        if pooling not in POOLINGS:
+            raise InputError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+        self.pooling = pooling  # the default of embed(); load() reads it from the folder's 1_Pooling
         self.max_length = min(max_length or model.max_tokens, model.max_tokens)
         self._warned = False
         self._variants: dict[str, Model] = {}
@@ -142,12 +146,13 @@ class TextEncoder:
 
     # -- public API --------------------------------------------------------------------------------
     @torch.inference_mode()
-    def embed(self, texts: Sequence[str], pooling: str = "mean", layers: int | Sequence[int] = -1,
+    def embed(self, texts: Sequence[str], pooling: str | None = None, layers: int | Sequence[int] = -1,
               combine: str = "concat", normalize: bool = False, batch_size: int = 32, precision: str = "fp32",
               truncate: bool | str = True, show_progress: bool | None = None) -> np.ndarray:
         """Texts -> float32 array (N, D). D = H, or H * len(layers) with combine="concat".
 
-        pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only).
+        pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only); None uses
+        the encoder's own (`self.pooling`: the folder's sentence-transformers setting, else mean).
         layers: -1 (last), or indices into h_0..h_L (negative counts from the end); several are combined
         token-wise by `combine` before pooling. Texts longer than the window are truncated with one
         warning; truncate=False raises instead, truncate="window" averages overlapping windows.
@@ -155,6 +160,7 @@ class TextEncoder:
         | auto (bf16 when the CPU/GPU has native bf16 and a probe batch keeps cosine >= 0.999, else fp32).
         """
         texts = _check_texts(texts)
+        pooling = self.pooling if pooling is None else pooling
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
         if combine not in COMBINE:
@@ -237,9 +243,11 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
          device: str | torch.device | None = None, threads: int | None = None, compile: bool = False) -> TextEncoder:
     """Tokenizer + encoder from a checkpoint folder; None loads the bundled all-MiniLM-L6-v2.
 
+    The folder's sentence-transformers pooling (1_Pooling/config.json) becomes embed()'s default pooling.
     device: "cpu" (default) or "cuda"; threads: intra-op CPU threads (default: torch's choice, one per core);
     compile: run the model through torch.compile (dynamic shapes; the first batches pay the compile time).
     """
+    from bertkit.embed.st_folder import read_pooling
     from bertkit.tokenizers import Tokenizer
 
     if threads is not None:
@@ -254,4 +262,5 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
     limit = max_length or _max_length_from_folder(folder, model)
     from bertkit.hub.default import DEFAULT_MODEL_NAME
 
-    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name, compile=compile)
+    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name,
+                       compile=compile, pooling=read_pooling(folder), path=folder)

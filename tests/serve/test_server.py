@@ -1,0 +1,113 @@
+"""A real uvicorn server on a free loopback port: answers equal offline embed, micro-batching, JSON errors."""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import numpy as np
+import pytest
+
+import bertkit
+from bertkit.serve import ServeConfig, ServerError, create_app
+from tests.serve.conftest import ThreadServer
+
+TEXTS = ["A man is eating food.", "A man is riding a horse.", "", "Héllo wörld — naïve café 😀",
+         "a much longer sentence " * 20, "short"]
+
+
+@pytest.fixture(scope="module")
+def server(minilm):
+    cfg = ServeConfig(max_texts=8, max_chars=1000, max_body_bytes=8192, max_batch=64, max_wait_ms=100.0)
+    with ThreadServer(create_app(minilm, cfg)) as s:
+        yield s
+
+
+def raw(server, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.getheader("content-type"), json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def test_embed_equals_offline_embed(server, minilm):
+    c = bertkit.Client(server.url)
+    for pooling in ("mean", "cls", "max"):
+        for normalize in (False, True):
+            got = c.embed(TEXTS, pooling=pooling, normalize=normalize)
+            ref = minilm.embed(TEXTS, pooling=pooling, normalize=normalize)
+            assert got.dtype == np.float32 and got.shape == (len(TEXTS), 384)
+            np.testing.assert_allclose(got, ref, atol=2e-5, rtol=1e-4)
+    status, ctype, body = raw(server, "POST", "/embed", json.dumps({"texts": ["x"]}).encode())
+    assert status == 200 and ctype == "application/json" and body["dim"] == 384 and body["model"] == minilm.name
+    assert c.embed([]).shape == (0, 384)
+    h = c.health()
+    assert h["status"] == "ok" and h["dim"] == 384 and h["pooling"] == "mean"
+
+
+def test_similarity_is_cosine_of_offline_embeddings(server, minilm):
+    a, b = TEXTS[:2], TEXTS[3:]
+    got = bertkit.Client(server.url).similarity(a, b)
+    u, v = minilm.embed(a, normalize=True), minilm.embed(b, normalize=True)
+    np.testing.assert_allclose(got, u @ v.T, atol=2e-5)
+
+
+def test_concurrent_requests_are_merged_and_each_gets_its_rows(server, minilm):
+    c = bertkit.Client(server.url)
+    before = c.health()
+    n = 8
+    go = threading.Barrier(n)
+    results: dict[int, np.ndarray] = {}
+
+    def worker(i: int) -> None:
+        go.wait(10)
+        results[i] = c.embed([f"request {i} asks about topic {i * 7}", TEXTS[i % len(TEXTS)]])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    after = c.health()
+    assert after["requests"] - before["requests"] == n
+    assert after["batches"] - before["batches"] < n  # a 100 ms window merges simultaneous requests
+    for i in range(n):
+        ref = minilm.embed([f"request {i} asks about topic {i * 7}", TEXTS[i % len(TEXTS)]])
+        np.testing.assert_allclose(results[i], ref, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"texts": ["x"] * 9}, 413, "at most 8"),
+    ({"texts": ["x" * 1001]}, 413, "1001 characters"),
+    ({"a": ["x"] * 5, "b": ["y"] * 5}, 413, "at most 8"),
+    ({"texts": "not a list"}, 422, "list of strings"),
+    ({"texts": ["ok", 3]}, 422, "texts[1] is int"),
+    ({"texts": ["ok"], "pooling": "avg"}, 422, "pooling must be"),
+    ({"texts": ["ok"], "normalize": "yes"}, 422, "normalize"),
+    ({"texts": ["ok"], "colour": 1}, 422, "unknown field"),
+    ({"text": ["ok"]}, 422, "missing field 'texts'"),
+    ([1, 2], 422, "JSON object"),
+    ({"texts": ["ok"], "pooling": "pooler", "normalize": 1}, 422, "normalize"),
+])
+def test_bad_requests_get_json_errors(server, body, status, words):
+    path = "/similarity" if "a" in (body if isinstance(body, dict) else {}) else "/embed"
+    got, ctype, data = raw(server, "POST", path, json.dumps(body).encode())
+    assert (got, ctype) == (status, "application/json")
+    assert data["status"] == status and words in data["error"]
+
+
+def test_malformed_and_oversized_bodies_and_routes(server):
+    assert raw(server, "POST", "/embed", b'{"texts": ["unterminated"')[0] == 400
+    assert raw(server, "POST", "/embed", b"\xff\xfe not utf-8")[0] == 400
+    status, _, data = raw(server, "POST", "/embed", json.dumps({"texts": ["y" * 900] * 10}).encode())
+    assert status == 413 and "body" in data["error"]
+    assert raw(server, "GET", "/nope")[0] == 404
+    status, _, data = raw(server, "GET", "/embed")
+    assert status == 405 and "error" in data
+    with pytest.raises(ServerError) as e:
+        bertkit.Client(server.url).embed(["x"] * 9)
+    assert e.value.status == 413
+    assert bertkit.Client(server.url).health()["status"] == "ok"  # still alive after all of the above
