@@ -38,7 +38,7 @@ DEFAULT_LR = {"classify": 5e-5, "pair": 5e-5, "regress": 5e-5, "ner": 1e-4, "qa"
 
 def resolve_precision(precision: str) -> str:
     if precision == "auto":
-        from bertkit.embed.encoder import bf16_supported
+        from bertkit.embed.precision import bf16_supported
 
         return "bf16" if (torch.cuda.is_available() or bf16_supported()) else "fp32"
     if precision not in ("fp32", "bf16"):
