@@ -35,6 +35,7 @@ def cases():
         "AlbertModel(groups=2,inner=2)": (T.AlbertConfig(**_base(embedding_size=16, num_hidden_layers=4,
                                                                  num_hidden_groups=2, inner_group_num=2)),
                                           T.AlbertModel),
+        "AlbertModel(E=H)": (T.AlbertConfig(**_base(embedding_size=32)), T.AlbertModel),
         "ElectraForPreTraining": (T.ElectraConfig(**_base(embedding_size=16)), T.ElectraForPreTraining),
         "ElectraForMaskedLM": (T.ElectraConfig(**_base(embedding_size=16)), T.ElectraForMaskedLM),
         "ElectraForSequenceClassification": (T.ElectraConfig(**_base(embedding_size=16, num_labels=3)),

@@ -35,7 +35,7 @@ def _assert_same(a: dict, b: dict, atol: float) -> None:
 
 
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
-    args = ["--max-steps", "12", "--save-every", "2", "--delay", "0.15"]
+    args = ["--max-steps", "8", "--save-every", "2", "--delay", "0.1"]
     ref = _tiny(tmp_path / "ref", *args)
     victim = _tiny(tmp_path / "cut", *args)
     ckpts = tmp_path / "cut" / "checkpoints"

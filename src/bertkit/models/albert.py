@@ -40,7 +40,7 @@ FAMILY = register(Family(
     pretraining_heads=("mlm", "sop"),
     classifier_act=None, classifier_dropout_first=True,
     mlm_out_dim=lambda c: c.emb_dim, mlm_act=lambda c: c.hidden_act,
-    config_from_hf=_from_hf, config_to_hf=_to_hf, backbone_keys=_backbone_keys,
+    config_from_hf=_from_hf, config_to_hf=_to_hf, backbone_keys=_backbone_keys, always_project=True,
     head_keys={
         "mlm": [("predictions.dense", "mlm.dense"), ("predictions.LayerNorm", "mlm.norm"), ("predictions.bias", "mlm.bias")],
         "sop": [("sop_classifier.classifier", "sop.proj")],

@@ -37,6 +37,7 @@ class Family:
     backbone_keys: Callable[[ModelConfig], list[tuple[str, str]]]  # (hf name, bertkit name), no prefix
     head_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # task -> (hf, ours)
     model_types: tuple[str, ...] = ()
+    always_project: bool = False                # ALBERT maps E -> H even when E == H
 
     def arch_name(self, task: str) -> str:
         if task == "rtd":

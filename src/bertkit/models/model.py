@@ -62,7 +62,8 @@ class Encoder(nn.Module):
         self.embeddings = Embeddings(cfg.vocab_size, cfg.emb_dim, cfg.max_positions, cfg.type_vocab_size,
                                      cfg.pad_token_id, cfg.layer_norm_eps, cfg.dropout, cfg.sinusoidal,
                                      cfg.position_offset)
-        self.proj = nn.Linear(cfg.emb_dim, cfg.hidden_size) if cfg.emb_dim != cfg.hidden_size else None
+        project = cfg.emb_dim != cfg.hidden_size or get_family(cfg.family).always_project
+        self.proj = nn.Linear(cfg.emb_dim, cfg.hidden_size) if project else None
         shared = cfg.family == "albert"
         n_blocks = cfg.num_hidden_groups * cfg.inner_group_num if shared else cfg.num_layers
         blocks = [make_block(cfg.hidden_size, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act, cfg.dropout,
