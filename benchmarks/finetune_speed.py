@@ -51,7 +51,8 @@ def hf_run(texts: list[str], labels: list[int], bs: int, group: bool, tmp: Path)
           for i, m, t, y in zip(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], labels)]
     args = T.TrainingArguments(output_dir=str(tmp / "hf"), per_device_train_batch_size=bs, num_train_epochs=1,
                                learning_rate=5e-5, bf16=True, use_cpu=True, report_to=[], save_strategy="no",
-                               logging_strategy="no", dataloader_num_workers=0, group_by_length=group,
+                               logging_strategy="no", dataloader_num_workers=0,
+                               train_sampling_strategy="group_by_length" if group else "random",
                                disable_tqdm=True, dataloader_drop_last=True)
     trainer = T.Trainer(model=model, args=args, train_dataset=ds, data_collator=T.DataCollatorWithPadding(tok))
     t0 = time.perf_counter()
@@ -67,8 +68,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    import matplotlib  # noqa: F401  (imported up front so no side pays for it inside the timed call)
-    import torch._dynamo  # noqa: F401
+    import importlib
+
+    for mod in ("matplotlib.pyplot", "torch._dynamo"):  # imported up front: no side pays for them while timed
+        importlib.import_module(mod)
 
     lines = (args.data / "sst2" / "train.tsv").read_text(encoding="utf-8").splitlines()
     with tempfile.TemporaryDirectory() as d:

@@ -18,7 +18,7 @@ def _run_task(args: argparse.Namespace) -> int:
         text2_col=args.text2_col, label_col=args.label_col, multi_label=args.multi_label, label_sep=args.label_sep,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
-        max_steps=args.max_steps, doc_stride=args.doc_stride, progress=not args.quiet)
+        max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-sep", default=",", help="separator of multi-label labels in one cell")
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (a time budget)")
+    p.add_argument("--time-budget", type=float, help="seconds of training; then stop, score dev and keep the best")
     p.add_argument("--lr", type=float, help="peak learning rate (default 5e-5; 1e-4 for ner and qa)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, help="tokens per window (default 128; ner 256; qa 384)")
