@@ -137,3 +137,11 @@ def test_console_script_error_has_no_traceback(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"bertkit: error: checkpoint folder not found: {tmp_path / 'missing'}"]
+
+
+def test_finetune_sbert_is_reachable_under_finetune(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["finetune", "sbert", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: bertkit finetune-sbert") and "softmax,regression,triplet,mnrl" in out

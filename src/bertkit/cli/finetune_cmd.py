@@ -42,7 +42,8 @@ TASKS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune a model on labelled data",
                        description="Fine-tune a checkpoint (default: the bundled MiniLM). Tasks: "
-                                   + "; ".join(f"{k}: {v[0]}" for k, v in TASKS.items()))
+                                   + "; ".join(f"{k}: {v[0]}" for k, v in TASKS.items())
+                                   + "; sbert: Sentence-BERT bi-encoder (`bertkit finetune sbert --help`)")
     p.add_argument("task", choices=list(TASKS))
     p.add_argument("--train", required=True, help="CSV/TSV/JSONL (classify, pair, regress), CoNLL (ner), SQuAD (qa)")
     p.add_argument("--dev", help="scored after each epoch: best epoch kept, early stopping")

@@ -57,7 +57,10 @@ def _join_negative_lists(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_negative_lists(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["finetune", "sbert"]:  # Sentence-BERT has its own options: `finetune sbert` = `finetune-sbert`
+        argv = ["finetune-sbert", *argv[2:]]
+    args = parser.parse_args(_join_negative_lists(argv))
     try:
         rc = args.func(args)
     except BertkitError as e:
