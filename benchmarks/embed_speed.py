@@ -42,7 +42,8 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--bertkit", default="fp32,auto", help="bertkit precisions to time")
+    ap.add_argument("--bertkit", default="fp32,auto", help="bertkit precisions to time (fp32, bf16, int8, auto; "
+                                                           "append +compile for torch.compile)")
     ap.add_argument("--st", default="fp32,bf16", help="sentence-transformers dtypes to time")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N lines")
     a = ap.parse_args()
@@ -63,9 +64,15 @@ def main() -> None:
             st = st.to(torch.bfloat16)
         runs[f"st_{p}"] = (lambda st=st: st.encode(sents, batch_size=a.batch_size, normalize_embeddings=True,
                                                    convert_to_numpy=True))
+    compiled = None
     for p in [p for p in a.bertkit.split(",") if p]:
-        runs[f"bertkit_{p}"] = (lambda p=p: enc.embed(sents, pooling="mean", normalize=True, batch_size=a.batch_size,
-                                                      precision=p, show_progress=False))
+        e = enc
+        if p.endswith("+compile"):
+            compiled = compiled or load(path, compile=True)
+            e, p = compiled, p.split("+")[0]
+        runs[f"bertkit_{p}" + ("+c" if e is compiled else "")] = (
+            lambda p=p, e=e: e.embed(sents, pooling="mean", normalize=True, batch_size=a.batch_size, precision=p,
+                                     show_progress=False))
     for f in runs.values():
         f()  # warm-up
     times: dict[str, list[float]] = {k: [] for k in runs}
@@ -82,8 +89,10 @@ def main() -> None:
     lens = [min(len(x), enc.max_length) for x in enc.tokenizer(sents, truncation=False, padding=False)["input_ids"]]
     gflop = encoder_flops(lens, cfg.hidden_size, cfg.intermediate_size, cfg.num_layers) / 1e9
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    order = sorted(lens, reverse=True)
+    padded = sum(max(order[i:i + a.batch_size]) * len(order[i:i + a.batch_size]) for i in range(0, len(order), a.batch_size))
     print(f"corpus: {len(sents)} sentences, {sum(lens)} tokens; batch {a.batch_size}; rounds {a.rounds}; "
-          f"threads {torch.get_num_threads()}")
+          f"threads {torch.get_num_threads()}; padding in length-sorted batches {1 - sum(lens) / padded:.1%}")
     print(f"matmul peak (2048^3): fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
     print(f"{'run':<16}{'sent/s':>10}{'GFLOP/s':>10}{'min cos vs ' + ref_key:>22}")
     for k in runs:

@@ -1,9 +1,12 @@
 """Tokens per word on held-out text: bertkit trainers vs Hugging Face `tokenizers`, same settings, one table.
 
 Usage: python benchmarks/tokenizer_quality.py --english ../shared/checks/corpus.txt \
-           --korean ../shared/data/nsmc/nsmc_rawderived_train.txt --korean-test ../shared/data/nsmc/nsmc_rawderived_dev_sample.txt
+           --korean ../shared/data/nsmc/nsmc_rawderived_train.txt \
+           --korean-test ../shared/data/nsmc/nsmc_rawderived_dev_sample.txt
 English: the first 90% of the corpus lines train, the last 10% are held out. Korean: NSMC reviews
-(train split, first --korean-lines rows) train; the dev sample is held out.
+(train split, first --korean-lines rows) train; the dev sample is held out. WordPiece is trained once per
+merge score (--wordpiece-scores); `tokenizers`' WordPieceTrainer (BPE by count underneath) is the
+reference for each.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from bertkit.tokenizers.stats import token_stats  # noqa: E402
 from bertkit.tokenizers.train import train_tokenizer  # noqa: E402
 
 ALGOS = ["bpe", "bytebpe", "wordpiece", "unigram"]
+WORDPIECE_SCORES = ["gain", "ratio"]
 
 
 def hf_tokens_per_word(tok, lines: list[str]) -> float:
@@ -27,24 +31,29 @@ def hf_tokens_per_word(tok, lines: list[str]) -> float:
     return sum(len(e.ids) for e in enc) / sum(len(line.split()) for line in lines)
 
 
-def run(name: str, train: list[str], test: list[str], vocab: int, lowercase: bool, min_freq: int) -> list[str]:
+def run(name: str, train: list[str], test: list[str], vocab: int, lowercase: bool, min_freq: int,
+        wordpiece_scores: list[str]) -> list[str]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.txt"
         path.write_text("\n".join(train) + "\n", encoding="utf-8")
         for algo in ALGOS:
-            t0 = time.perf_counter()
-            ours = train_tokenizer([path], algo, vocab, lowercase=lowercase and algo != "bytebpe",
-                                   min_frequency=min_freq)
-            t1 = time.perf_counter()
-            ref = hf_train(algo, [str(path)], vocab, lowercase and algo != "bytebpe", min_freq)
-            t2 = time.perf_counter()
-            a = token_stats(ours, test).tokens_per_word
-            b = hf_tokens_per_word(ref, test)
-            ok = "yes" if abs(a / b - 1) <= 0.03 else "NO"
-            rows.append(f"| {name} | {algo} | {vocab} | {ours.vocab_size} / {ref.get_vocab_size()} | {a:.4f} | {b:.4f} "
-                        f"| {a / b:.4f} | {ok} | {t1 - t0:.1f} / {t2 - t1:.1f} |")
-            print(rows[-1], flush=True)
+            ref = hf_seconds = b = None
+            for score in wordpiece_scores if algo == "wordpiece" else [None]:
+                t0 = time.perf_counter()
+                ours = train_tokenizer([path], algo, vocab, lowercase=lowercase and algo != "bytebpe",
+                                       min_frequency=min_freq, score=score)
+                t1 = time.perf_counter()
+                if ref is None:
+                    ref = hf_train(algo, [str(path)], vocab, lowercase and algo != "bytebpe", min_freq)
+                    hf_seconds = time.perf_counter() - t1
+                    b = hf_tokens_per_word(ref, test)
+                a = token_stats(ours, test).tokens_per_word
+                ok = "yes" if abs(a / b - 1) <= 0.03 else "NO"
+                label = algo if score is None else f"{algo} ({score})"
+                rows.append(f"| {name} | {label} | {vocab} | {ours.vocab_size} / {ref.get_vocab_size()} "
+                            f"| {a:.4f} | {b:.4f} | {a / b:.4f} | {ok} | {t1 - t0:.1f} / {hf_seconds:.1f} |")
+                print(rows[-1], flush=True)
     return rows
 
 
@@ -57,15 +66,19 @@ def main() -> None:
     ap.add_argument("--english-vocab", type=int, default=3000)
     ap.add_argument("--korean-vocab", type=int, default=16000)
     ap.add_argument("--min-frequency", type=int, default=2)
+    ap.add_argument("--wordpiece-scores", default=",".join(WORDPIECE_SCORES),
+                    help="comma-separated WordPiece merge scores to train (gain, ratio)")
     args = ap.parse_args()
-    print("| data | algo | vocab asked | vocab bertkit / HF | tokens/word bertkit | tokens/word HF | ratio | within 3% "
-          "| train s bertkit / HF |")
+    scores = [x for x in args.wordpiece_scores.split(",") if x]
+    print("| data | algo | vocab asked | vocab bertkit / HF | tokens/word bertkit | tokens/word HF | ratio "
+          "| within 3% | train s bertkit / HF |")
     print("|---|---|---|---|---|---|---|---|---|")
     en = read_lines(args.english)
     cut = int(len(en) * 0.9)
-    run("English corpus.txt", en[:cut], en[cut:], args.english_vocab, True, args.min_frequency)
+    run("English corpus.txt", en[:cut], en[cut:], args.english_vocab, True, args.min_frequency, scores)
     ko = read_lines(args.korean)[: args.korean_lines]
-    run("Korean NSMC", ko, read_lines(args.korean_test), args.korean_vocab, False, args.min_frequency)
+    run("Korean NSMC", ko, read_lines(args.korean_test), args.korean_vocab, False, args.min_frequency,
+        scores)
 
 
 if __name__ == "__main__":

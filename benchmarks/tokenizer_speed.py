@@ -63,9 +63,10 @@ def training(corpus: list[str], nsmc: list[str], mb: float, vocab: int, algos: l
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.txt"
         path.write_text("\n".join(parts) + "\n", encoding="utf-8")
-        print(f"\n## Training, {path.stat().st_size / 1e6:.1f} MB ({len(parts)} lines: NSMC reviews + corpus.txt), "
-              f"vocabulary {vocab}, min frequency 2")
-        print("| algo | bertkit s | tokenizers s | time ratio bertkit/tokenizers | vocab bertkit / HF | under 120 s |")
+        print(f"\n## Training, {path.stat().st_size / 1e6:.1f} MB "
+              f"({len(parts)} lines: NSMC reviews + corpus.txt), vocabulary {vocab}, min frequency 2")
+        print("| algo | bertkit s | tokenizers s | time ratio bertkit/tokenizers | vocab bertkit / HF "
+              "| under 120 s |")
         print("|---|---|---|---|---|---|")
         for algo in algos:
             t0 = time.perf_counter()

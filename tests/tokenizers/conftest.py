@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-AWKWARD = ["", " ", "Héllo wörld — naïve café", "unaffable UNAFFABLE", "我爱北京天安门", "한국어 모델을 공유합니다.",
+AWKWARD = ["", " ", "Héllo wörld — naïve café", "unaffable UNAFFABLE", "我爱北京天安门",
+           "한국어 모델을 공유합니다.",
            "emoji 😀👍 test", "tab\tnew\nline", "control\x00char\x7f", "   leading and trailing   ",
            "don't stop-believing!!! (really?)", "a" * 300, "word " * 600, "ﬁ ligature and Ⅻ roman",
            "$3.14 + 2e-5 = ?", "[CLS] literal [SEP] [MASK] tokens", "Ελληνικά και русский текст",
@@ -83,7 +84,8 @@ def make_lines(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     lines = []
     for _ in range(n):
-        words = [rng.choice(WORDS[:20]) if rng.random() < 0.5 else rng.choice(WORDS) for _ in range(rng.randint(3, 14))]
+        words = [rng.choice(WORDS[:20]) if rng.random() < 0.5 else rng.choice(WORDS)
+                 for _ in range(rng.randint(3, 14))]
         lines.append(" ".join(words).capitalize() + rng.choice([".", "!", "?", ",", "..."]))
     return lines
 

@@ -77,12 +77,20 @@ def test_cli_train_and_stats(tmp_path, corpus_file, capsys):
     assert main(["tokenizer", "train", "--algo", "bpe", "--vocab-size", "150", "-i", str(corpus_file),
                  "-o", str(tmp_path / "bpe")]) == 0
     capsys.readouterr()
-    assert main(["tokenizer", "stats", str(out), "-i", str(corpus_file), "--against", str(tmp_path / "bpe")]) == 0
+    assert main(["tokenizer", "stats", str(out), "-i", str(corpus_file),
+                 "--against", str(tmp_path / "bpe")]) == 0
     printed = capsys.readouterr().out
     assert "tokens/word" in printed and "vocabulary overlap" in printed and "unknown-token rate" in printed
     assert main(["tokenizer", "train", "--algo", "bpe", "--vocab-size", "150", "-i", str(tmp_path / "x.txt"),
                  "-o", str(tmp_path / "o")]) == 2
     assert "x.txt" in capsys.readouterr().err
+    # the book's ratio score gives a different vocabulary; --score is refused for other algorithms
+    assert main(["tokenizer", "train", "--algo", "wordpiece", "--score", "ratio", "--vocab-size", "150",
+                 "--lowercase", "-i", str(corpus_file), "-o", str(tmp_path / "wp_ratio")]) == 0
+    assert (tmp_path / "wp_ratio" / "vocab.txt").read_text() != (out / "vocab.txt").read_text()
+    assert main(["tokenizer", "train", "--algo", "bpe", "--score", "ratio", "--vocab-size", "150",
+                 "-i", str(corpus_file), "-o", str(tmp_path / "o")]) == 2
+    assert "wordpiece only" in capsys.readouterr().err
 
 
 def test_stats_numbers(trained, minilm):
@@ -101,7 +109,8 @@ def test_stats_numbers(trained, minilm):
 @given(st.text(max_size=60))
 def test_arbitrary_unicode(trained, minilm, text):
     byte = trained["bytebpe"]
-    assert byte.decode(byte.encode(text)) == text
+    if not any(special in text for special in byte.all_special_tokens):  # decode drops those, as HF does
+        assert byte.decode(byte.encode(text)) == text
     assert byte.unk_token_id not in byte.encode(text)
     for algo in ALL:
         ids = trained[algo].encode(text)

@@ -39,7 +39,8 @@ def test_pairs_truncation_and_special_ids(roberta, hf_roberta):
         ref = hf_roberta(a, b, max_length=30, truncation=strategy)
         assert ours["input_ids"] == ref["input_ids"]
     assert roberta.encode("the", "world") == hf_roberta("the", "world")["input_ids"]
-    for name in ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id", "unk_token_id", "model_max_length"):
+    for name in ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id", "unk_token_id",
+                 "model_max_length"):
         assert getattr(roberta, name) == getattr(hf_roberta, name), name
 
 
@@ -70,7 +71,8 @@ def test_gpt2_layout_has_no_special_tokens(roberta_dir, tmp_path):
 
 
 def test_folder_saved_by_transformers_and_by_bertkit(roberta, hf_roberta, tmp_path):
-    """transformers v5 saves only tokenizer.json; bertkit saves vocab.json + merges.txt. Both load both ways."""
+    """transformers v5 saves only tokenizer.json; bertkit saves vocab.json + merges.txt.
+    Both load both ways."""
     from transformers import AutoTokenizer, RobertaTokenizerFast
 
     from bertkit import Tokenizer

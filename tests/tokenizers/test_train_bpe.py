@@ -1,6 +1,7 @@
 """Character-level BPE and the shared merge loop: the book's example, incremental counts, HF loading."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from hypothesis import given, settings
@@ -22,19 +23,32 @@ def test_book_worked_example():
     assert tok.decode(tok.encode("aaabdaaabac")) == "aaabdaaabac"
 
 
-def _naive_merges(words: dict[str, int], n: int) -> list[tuple[str, str]]:
-    """Reference: recount every pair over the whole corpus after each merge."""
+def _naive_score(score: str, n: int, na: int, nb: int, total: int) -> float:
+    if score == "count":
+        return n
+    if score == "ratio":
+        return n / (na * nb)
+    return n * math.log(n * total / (na * nb))
+
+
+def _naive_merges(words: dict[str, int], n: int, score: str = "count") -> list[tuple[str, str]]:
+    """Reference: recount every pair and unit over the whole corpus after each merge."""
     segs = {w: list(w) for w in words}
     out = []
     for _ in range(n):
         counts: Counter[tuple[str, str]] = Counter()
+        units: Counter[str] = Counter()
         for w, f in words.items():
             s = segs[w]
             for p in zip(s, s[1:]):
                 counts[p] += f
+            for u in s:
+                units[u] += f
         if not counts:
             break
-        best = min(counts, key=lambda p: (-counts[p], p))
+        total = sum(units.values())
+        ranked = ((-_naive_score(score, n, units[p[0]], units[p[1]], total), p) for p, n in counts.items())
+        best = min(ranked)[1]
         out.append(best)
         for w in segs:
             s, new, i = segs[w], [], 0
@@ -51,15 +65,15 @@ def _naive_merges(words: dict[str, int], n: int) -> list[tuple[str, str]]:
 
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text("abc", min_size=1, max_size=9), st.integers(1, 5), min_size=1, max_size=12),
-       st.integers(1, 15))
-def test_incremental_counts_equal_full_recount(words, n):
+       st.integers(1, 15), st.sampled_from(["count", "ratio", "gain"]))
+def test_incremental_counts_equal_full_recount(words, n, score):
     symbols = sorted({c for w in words for c in w})
     sid = {s: i for i, s in enumerate(symbols)}
     seqs = [[sid[c] for c in w] for w in words]
-    merges = learn_merges(seqs, list(words.values()), symbols, len(symbols) + n)
+    merges = learn_merges(seqs, list(words.values()), symbols, len(symbols) + n, score=score)
     got = [(symbols[a], symbols[b]) for a, b in merges]
-    assert got == _naive_merges(words, len(got))
-    assert len(got) >= min(n, len(_naive_merges(words, n)))
+    assert got == _naive_merges(words, len(got), score)
+    assert len(got) >= min(n, len(_naive_merges(words, n, score)))
 
 
 def test_trained_folder_loads_in_transformers(tmp_path, corpus_file):

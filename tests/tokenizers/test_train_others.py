@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from bertkit.errors import InputError
 from bertkit.tokenizers.train import learn_wordpiece, train_tokenizer
 
 from .conftest import make_lines
@@ -10,15 +11,23 @@ from .conftest import make_lines
 HELD_OUT = make_lines(40, seed=11) + ["Unseen wörds ☃ here!", "[MASK] and [CLS] tokens", "emoji 😀 tab\tend"]
 
 
-def test_wordpiece_picks_highest_likelihood_pair():
+def test_wordpiece_ratio_score_is_the_books_formula():
     # counts: a=7, b=5, c=2 (as units); pairs: (a,##b)=5, (a,##c)=2 -> scores 5/(7*5)=0.143, 2/(7*2)=0.143;
     # tie -> alphabetical ("a", "##b") < ("a", "##c"); then "##b"/"##c" pieces shrink.
-    vocab, merges = learn_wordpiece({"ab": 5, "ac": 2}, 6)
+    vocab, merges = learn_wordpiece({"ab": 5, "ac": 2}, 6, score="ratio")
     assert vocab[:3] == ["##b", "##c", "a"]
     assert merges[0] == ("a", "##b")
     # a rare pair of rare units beats a frequent pair of frequent units
-    _, merges = learn_wordpiece({"xy": 2, "ab": 50, "ba": 50}, 7)
+    _, merges = learn_wordpiece({"xy": 2, "ab": 50, "ba": 50}, 7, score="ratio")
     assert merges[0] == ("x", "##y")
+
+
+def test_wordpiece_gain_score_weights_the_ratio_by_count():
+    # N = 204 units. gain(x,##y) = 2*log(2*204/(2*2)) = 9.2; gain(a,##b) = 50*log(50*204/(50*50)) = 70.3
+    _, merges = learn_wordpiece({"xy": 2, "ab": 50, "ba": 50}, 7, score="gain")
+    assert merges[0] == ("a", "##b")
+    with pytest.raises(InputError, match="'count'"):
+        learn_wordpiece({"ab": 1}, 10, score="count")
 
 
 def test_wordpiece_folder_loads_in_transformers(tmp_path, corpus_file):
@@ -45,7 +54,8 @@ def test_bytebpe_folder_loads_in_transformers(tmp_path, corpus_file):
     tok = train_tokenizer([corpus_file], "bytebpe", 400)
     tok.save_pretrained(tmp_path)
     ours = Tokenizer.from_pretrained(tmp_path)
-    roberta, gpt2 = RobertaTokenizerFast.from_pretrained(tmp_path), GPT2TokenizerFast.from_pretrained(tmp_path)
+    roberta = RobertaTokenizerFast.from_pretrained(tmp_path)
+    gpt2 = GPT2TokenizerFast.from_pretrained(tmp_path)
     for text in HELD_OUT:
         ids = ours.encode(text)
         assert ids == tok.encode(text) == roberta(text)["input_ids"], text
@@ -66,8 +76,8 @@ def test_sentencepiece_train_and_load(tmp_path, corpus_file, algo):
     ours = Tokenizer.from_pretrained(tmp_path)
     sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "spm.model"))
     assert sp.get_piece_size() == ours.vocab_size <= 180
-    assert (ours.pad_token_id, ours.unk_token_id, ours.cls_token_id, ours.sep_token_id, ours.mask_token_id) == \
-        (0, 1, 2, 3, 4)
+    roles = (ours.pad_token_id, ours.unk_token_id, ours.cls_token_id, ours.sep_token_id, ours.mask_token_id)
+    assert roles == (0, 1, 2, 3, 4)
     for text in HELD_OUT[:20]:
         ids = ours.encode(text)
         assert ids == [2] + sp.encode(text) + [3]

@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "pretrain_cmd",
     "tokenize_cmd",
     "tokenizer_cmd",
+    "finetune_cmd",
+    "predict_cmd",
     "evaluate_cmd",
     "index_cmd",
     "search_cmd",

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clip-norm", type=float, default=1.0)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--eval-every", type=int)
+    p.add_argument("--eval-at-start", action="store_true", help="also evaluate before the first step")
     p.add_argument("--save-every", type=int)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
                         max_length=args.max_length, init=args.init, steps=args.steps, batch_size=args.batch_size,
                         grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
                         clip_norm=args.clip_norm, precision=args.precision, eval_every=args.eval_every,
+                        eval_at_start=args.eval_at_start,
                         save_every=args.save_every, log_every=args.log_every, seed=args.seed,
                         num_workers=args.num_workers, cache_dir=args.cache_dir, out=args.out, resume=args.resume,
                         progress=not args.no_progress)

@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab-size", type=int, required=True)
     t.add_argument("--lowercase", action="store_true", help="lowercase (and strip accents) before training")
     t.add_argument("--min-frequency", type=int, default=2, help="merge only pairs seen at least K times")
+    t.add_argument("--score", choices=["gain", "ratio"], default=None,
+                   help="wordpiece merge score: gain = count(ab)*log(count(ab)*N/(count(a)*count(b))) "
+                        "(default), ratio = count(ab)/(count(a)*count(b)) (the book's formula)")
     t.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
     t.add_argument("-o", "--output", required=True, help="folder to write")
     t.set_defaults(func=run_train)
@@ -30,9 +33,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     tok = train_tokenizer(args.input, args.algo, args.vocab_size, lowercase=args.lowercase,
-                          min_frequency=args.min_frequency, progress=True)
+                          min_frequency=args.min_frequency, score=args.score, progress=True)
     tok.save_pretrained(args.output)
-    print(f"trained {args.algo}: {tok.vocab_size} tokens in {time.perf_counter() - start:.1f}s -> {args.output}")
+    seconds = time.perf_counter() - start
+    print(f"trained {args.algo}: {tok.vocab_size} tokens in {seconds:.1f}s -> {args.output}")
     return 0
 
 

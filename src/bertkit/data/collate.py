@@ -69,6 +69,8 @@ class PretrainCollator:
         if self.strategy is not None:
             batch.update(mask_batch(batch["input_ids"], self.vocab, self.strategy, self.cfg, generator))
         batch["num_items"] = int((batch["labels"] != IGNORE).sum())
+        if bool(batch["attention_mask"].all()):
+            del batch["attention_mask"]  # packed rows without padding: attention runs its fused, mask-free path
         return batch
 
 

@@ -55,7 +55,7 @@ class TextEncoder:
     """Tokenizer + encoder. `embed` gives one vector per text, `features` every layer per token."""
 
     def __init__(self, model: Model, tokenizer, max_length: int | None = None, name: str = "model",
-                 pooling: str = "mean", path: Path | None = None) -> None:
+                 compile: bool = False, pooling: str = "mean", path: Path | None = None) -> None:
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
         self.path = path  # the checkpoint folder, when loaded from one
         if pooling not in POOLINGS:
@@ -65,6 +65,7 @@ class TextEncoder:
         self._warned = False
         self._variants: dict[str, Model] = {}
         self._auto: str | None = None
+        self.compile = compile
 
     @property
     def dim(self) -> int:
@@ -135,7 +136,13 @@ class TextEncoder:
             if self._auto is None:
                 self._auto = choose_precision(self, probe)
             precision = self._auto
-        return model_variant(self.model, precision, self._variants)
+        model = model_variant(self.model, precision, self._variants)
+        if self.compile:
+            key = f"compiled-{precision}"
+            if key not in self._variants:
+                self._variants[key] = torch.compile(model, dynamic=True)
+            model = self._variants[key]
+        return model
 
     # -- public API --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -195,7 +202,9 @@ class TextEncoder:
         bar = tqdm(total=len(ids), desc="embed", unit="text",
                    disable=not (show_progress if show_progress is not None else n_batches > 1))
         with bar:
+            device = next(self.model.parameters()).device
             for idx, batch, mask in self._batches(ids, batch_size):
+                batch, mask = batch.to(device, non_blocking=True), mask.to(device, non_blocking=True)
                 o = model(batch, mask, output_hidden_states=need_all)
                 if pooling == "pooler":
                     vec = o.pooler_output
@@ -208,7 +217,7 @@ class TextEncoder:
                         if combine == "mean":
                             h = h / len(states)
                         vec = pool(h, mask, pooling)
-                out[idx] = vec.float().numpy()
+                out[idx] = vec.float().cpu().numpy()
                 bar.update(len(idx))
         return out
 
@@ -220,25 +229,38 @@ class TextEncoder:
             raise InputError("features() needs one sequence per text: use truncate=True or False")
         ids, _ = self._encode(texts, truncate)
         result: list[Features | None] = [None] * len(texts)
+        device = next(self.model.parameters()).device
         for idx, batch, mask in self._batches(ids, batch_size):
-            o = self.model(batch, mask, output_hidden_states=True)
-            states = torch.stack(o.hidden_states, dim=1).float()  # (B, L+1, T, H)
+            o = self.model(batch.to(device), mask.to(device), output_hidden_states=True)
+            states = torch.stack(o.hidden_states, dim=1).float().cpu()  # (B, L+1, T, H)
             for r, i in enumerate(idx):
                 n = int(mask[r].sum())
                 result[i] = Features(self.tokenizer.convert_ids_to_tokens(ids[i]), states[r, :, :n].numpy().copy())
         return result  # type: ignore[return-value]
 
 
-def load(path: str | Path | None = None, max_length: int | None = None, dtype: torch.dtype | None = None) -> TextEncoder:
-    """Tokenizer + encoder from a checkpoint folder; None loads the bundled all-MiniLM-L6-v2."""
+def load(path: str | Path | None = None, max_length: int | None = None, dtype: torch.dtype | None = None,
+         device: str | torch.device | None = None, threads: int | None = None, compile: bool = False) -> TextEncoder:
+    """Tokenizer + encoder from a checkpoint folder; None loads the bundled all-MiniLM-L6-v2.
+
+    The folder's sentence-transformers pooling (1_Pooling/config.json) becomes embed()'s default pooling.
+    device: "cpu" (default) or "cuda"; threads: intra-op CPU threads (default: torch's choice, one per core);
+    compile: run the model through torch.compile (dynamic shapes; the first batches pay the compile time).
+    """
     from bertkit.embed.st_folder import read_pooling
     from bertkit.tokenizers import Tokenizer
 
+    if threads is not None:
+        if threads < 1:
+            raise InputError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
     folder = resolve_model_path(path)
     model = from_pretrained(folder, task="base", dtype=dtype)
+    if device is not None:
+        model = model.to(device)
     tok = Tokenizer.from_pretrained(folder)
     limit = max_length or _max_length_from_folder(folder, model)
     from bertkit.hub.default import DEFAULT_MODEL_NAME
 
     return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name,
-                       pooling=read_pooling(folder), path=folder)
+                       compile=compile, pooling=read_pooling(folder), path=folder)

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertkit.nn.feedforward import activation
 from bertkit.objectives.masking import IGNORE
 from bertkit.objectives.mlm import masked_cross_entropy
 
@@ -22,8 +21,8 @@ class SpanBoundaryHead(nn.Module):
     def __init__(self, hidden: int, vocab_size: int, max_span_tokens: int = 64, eps: float = 1e-12) -> None:
         super().__init__()
         self.position = nn.Embedding(max_span_tokens, hidden)
-        self.mlp = nn.Sequential(nn.Linear(3 * hidden, hidden), activation("gelu"), nn.LayerNorm(hidden, eps=eps),
-                                 nn.Linear(hidden, hidden), activation("gelu"), nn.LayerNorm(hidden, eps=eps))
+        self.mlp = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=eps),
+                                 nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=eps))
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Embedding)):

@@ -92,7 +92,13 @@ def _template_json(cls: str | None, sep: str | None, vocab: dict[str, int]) -> d
 
 def load_char_bpe(folder: Path, config: dict[str, Any], fast: dict[str, Any]) -> Tokenizer:
     """A BPE tokenizer.json with BERT normalization (as `save` writes it)."""
-    from bertkit.tokenizers.loading import BERT_SPECIALS, _added_tokens, _max_length, _specials, fast_vocab_merges
+    from bertkit.tokenizers.loading import (
+        BERT_SPECIALS,
+        _added_tokens,
+        _max_length,
+        _specials,
+        fast_vocab_merges,
+    )
     from bertkit.tokenizers.tokenizer import Template, Tokenizer
 
     vocab, merges = fast_vocab_merges(fast)

@@ -155,8 +155,10 @@ def _load_bytelevel(folder: Path, config: dict[str, Any], fast: dict[str, Any]) 
         template = Template(second_type_id=0)
     else:
         cls_id, sep_id = vocab.get(specials["cls_token"] or ""), vocab.get(specials["sep_token"] or "")
-        template = Template([cls_id], [sep_id, sep_id], [sep_id], 0) if cls_id is not None and sep_id is not None \
-            else Template(second_type_id=0)
+        if cls_id is not None and sep_id is not None:
+            template = Template([cls_id], [sep_id, sep_id], [sep_id], 0)
+        else:
+            template = Template(second_type_id=0)
     added = _added_tokens(folder, config, fast, specials, vocab)
     config = {"tokenizer_class": "GPT2Tokenizer" if is_gpt2 else "RobertaTokenizer", **_keep(config),
               "add_prefix_space": add_prefix_space, "trim_offsets": trim}
@@ -205,8 +207,9 @@ def save_tokenizer(tok: Tokenizer, path: str | Any) -> None:
                       trim_offsets=model.trim_offsets)  # type: ignore[attr-defined]
     else:
         model.save(folder, tok)  # type: ignore[attr-defined]
-    added = {str(tok._token_to_id[t.content]): {"content": t.content, "special": t.special, "lstrip": t.lstrip,
-                                                 "rstrip": t.rstrip, "normalized": False, "single_word": False}
+    added = {str(tok._token_to_id[t.content]): {"content": t.content, "special": t.special,
+                                                 "lstrip": t.lstrip, "rstrip": t.rstrip,
+                                                 "normalized": False, "single_word": False}
              for t in tok.added}
     config["added_tokens_decoder"] = added
     with open(folder / "tokenizer_config.json", "w", encoding="utf-8") as f:

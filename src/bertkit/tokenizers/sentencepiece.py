@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bertkit.errors import CheckpointError, InputError
 
@@ -23,36 +26,117 @@ def _spm() -> Any:
     try:
         import sentencepiece
     except ImportError:
-        raise InputError("SentencePiece tokenizers need the sentencepiece package: pip install sentencepiece") from None
+        raise InputError("SentencePiece tokenizers need the sentencepiece package: "
+                         "pip install sentencepiece") from None
     return sentencepiece
 
 
+FAIRSEQ_FILE = "sentencepiece.bpe.model"  # XLM-R's name for its (unigram) SentencePiece model
+FAIRSEQ_HEAD = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+@dataclass
+class AlbertPrep:
+    """ALBERT's text preparation before SentencePiece (transformers' AlbertTokenizer): `` and '' become ",
+    accents are removed (NFKD, combining marks dropped) unless `keep_accents`, then lowercasing. Applied
+    one character at a time so that offsets map back to the original text."""
+
+    lowercase: bool = True
+    keep_accents: bool = False
+
+    def apply(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        """Prepared text, and for each of its characters the (start, end) of what it came from."""
+        out: list[str] = []
+        origins: list[tuple[int, int]] = []
+        i, n = 0, len(text)
+        while i < n:
+            if text.startswith(("``", "''"), i):
+                out.append('"')
+                origins.append((i, i + 2))
+                i += 2
+                continue
+            piece = text[i]
+            if not self.keep_accents:
+                piece = "".join(c for c in unicodedata.normalize("NFKD", piece)
+                                if not unicodedata.combining(c))
+            if self.lowercase:
+                piece = piece.lower()
+            out.append(piece)
+            origins.extend([(i, i + 1)] * len(piece))
+            i += 1
+        return "".join(out), origins
+
+
 class SentencePieceModel:
-    """A loaded SentencePiece model; ids are the model's own piece ids."""
+    """A loaded SentencePiece model.
+
+    Ids are the model's own piece ids, or with `fairseq=True` the layout XLM-R inherited from fairseq:
+    <s>=0 <pad>=1 </s>=2 <unk>=3, SentencePiece piece i (i >= 3) at i + 1, and <mask> last. The
+    SentencePiece model itself must then hold <unk>=0 <s>=1 </s>=2, as XLM-R's does.
+    """
 
     kind = "sentencepiece"
 
-    def __init__(self, proto: bytes) -> None:
+    def __init__(self, proto: bytes, fairseq: bool = False, albert: AlbertPrep | None = None) -> None:
         self.proto = proto
+        self.fairseq = fairseq
+        self.albert = albert
         self.sp = _spm().SentencePieceProcessor(model_proto=proto)
-        self.id_to_token = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
-        self.vocab = {p: i for i, p in enumerate(self.id_to_token)}
+        pieces = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+        if fairseq:
+            layout = (self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id())
+            if layout != (0, 1, 2):
+                raise CheckpointError(f"a fairseq/XLM-R SentencePiece model needs <unk>=0 <s>=1 </s>=2, "
+                                      f"this one has unk, bos, eos ids {layout}")
+            pieces = FAIRSEQ_HEAD + pieces[3:] + ["<mask>"]
+        self.id_to_token = pieces
+        self.vocab = {p: i for i, p in enumerate(pieces)}
+
+    def _shift(self, ids: list[int]) -> list[int]:
+        if not self.fairseq:
+            return ids
+        return [i + 1 if i else 3 for i in ids]  # SentencePiece's <unk> (0) is fairseq's 3
 
     def encode_ids(self, text: str) -> list[int]:
-        return self.sp.encode(text, out_type=int) if text else []
+        if self.albert is not None:
+            text = self.albert.apply(text)[0]
+        return self._shift(self.sp.encode(text, out_type=int)) if text else []
 
     def encode_offsets(self, text: str) -> tuple[list[int], Offsets]:
         """Ids and character offsets as SentencePiece reports them (a leading ▁ covers the space)."""
+        origins = None
+        if self.albert is not None:
+            text, origins = self.albert.apply(text)
         if not text:
             return [], []
         out = self.sp.encode(text, return_type="offset_mapping")
-        return list(out["ids"]), [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
+        offsets: Offsets = [tuple(o) for o in out["offsets"]]  # type: ignore[misc]
+        if origins is not None:  # back from the prepared text to the caller's
+            ends = [e for _, e in origins]
+            offsets = [(origins[a][0], ends[b - 1]) if b > a else ((ends[a - 1],) * 2 if a else (0, 0))
+                       for a, b in offsets]
+        return self._shift(list(out["ids"])), offsets
 
     def decode(self, tokens: list[str]) -> str:
-        return self.sp.decode_pieces(tokens)
+        if not self.fairseq:
+            return self.sp.decode_pieces(tokens)
+        # <pad> and <mask> are no SentencePiece pieces: decode the runs between them, keep them verbatim
+        parts: list[str] = []
+        run: list[str] = []
+        for tok in tokens:
+            if tok in FAIRSEQ_HEAD or tok == "<mask>":
+                if run:
+                    parts.append(self.sp.decode_pieces(run))
+                    run = []
+                parts.append(tok)
+            else:
+                run.append(tok)
+        if run:
+            parts.append(self.sp.decode_pieces(run))
+        return " ".join(parts)
 
     def save(self, folder: Path, tok: Tokenizer) -> None:
-        (folder / MODEL_FILE).write_bytes(self.proto)
+        (folder / (FAIRSEQ_FILE if self.fairseq else MODEL_FILE)).write_bytes(self.proto)
 
 
 def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
@@ -60,15 +144,20 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
     from bertkit.tokenizers.loading import _max_length, _read_json, _specials
     from bertkit.tokenizers.tokenizer import AddedToken, Template, Tokenizer
 
+    config = _read_json(folder / "tokenizer_config.json")
+    cls_name = str(config.get("tokenizer_class") or "")
+    fairseq = cls_name.startswith("XLMRoberta") or (not cls_name and model_file.name == FAIRSEQ_FILE)
+    albert = AlbertPrep(bool(config.get("do_lower_case", True)), bool(config.get("keep_accents", False))) \
+        if cls_name.startswith("Albert") else None
     try:
-        model = SentencePieceModel(model_file.read_bytes())
+        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq, albert=albert)
     except (RuntimeError, OSError) as e:
         raise CheckpointError(f"{model_file} is not a SentencePiece model: {e}") from None
     vocab = model.vocab
-    config = _read_json(folder / "tokenizer_config.json")
-    if "[CLS]" in vocab:
-        defaults = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]",
-                    "mask_token": "[MASK]"}
+    if "[CLS]" in vocab:  # BERT-style names; ALBERT keeps SentencePiece's <unk> and <pad>
+        defaults = {"unk_token": "[UNK]" if "[UNK]" in vocab else "<unk>",
+                    "pad_token": "[PAD]" if "[PAD]" in vocab else "<pad>", "cls_token": "[CLS]",
+                    "sep_token": "[SEP]", "mask_token": "[MASK]"}
     else:
         defaults = {"unk_token": "<unk>", "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>",
                     "bos_token": "<s>", "eos_token": "</s>", "mask_token": "<mask>"}
@@ -81,15 +170,20 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
         template = Template([cls_id], [sep_id], [sep_id], 1)
     else:
         template = Template([cls_id], [sep_id, sep_id], [sep_id], 0)
-    added = [AddedToken(t) for t in dict.fromkeys(v for v in specials.values() if v)]
+    # XLM-R's <mask> swallows the spaces before it, as in transformers
+    added = [AddedToken(t, lstrip=fairseq and t == specials["mask_token"])
+             for t in dict.fromkeys(v for v in specials.values() if v)]
+    default_class = "XLMRobertaTokenizer" if fairseq else "PreTrainedTokenizer"
     return Tokenizer(model, specials, template, added, _max_length(config),
-                     {"tokenizer_class": config.get("tokenizer_class", "PreTrainedTokenizer")})
+                     {"tokenizer_class": config.get("tokenizer_class", default_class)})
 
 
 def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size: int, *,
                         lowercase: bool = False, character_coverage: float = 0.9995,
-                        max_sentences: int = 2_000_000, seed_sentencepiece_size: int = 1_000_000) -> Tokenizer:
-    """Train a unigram or BPE SentencePiece model with BERT special tokens [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK]."""
+                        max_sentences: int = 2_000_000,
+                        seed_sentencepiece_size: int = 1_000_000) -> Tokenizer:
+    """Train a unigram or BPE SentencePiece model with BERT special tokens
+    [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK]."""
     spm = _spm()
     tmp = Path(tempfile.mkdtemp(prefix="bertkit-spm-"))
     try:
@@ -97,7 +191,8 @@ def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size
             spm.SentencePieceTrainer.train(
                 input=",".join(str(f) for f in files), model_prefix=str(tmp / "spm"), vocab_size=vocab_size,
                 model_type=model_type, character_coverage=character_coverage, pad_id=0, unk_id=1, bos_id=-1,
-                eos_id=-1, pad_piece="[PAD]", unk_piece="[UNK]", user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
+                eos_id=-1, pad_piece="[PAD]", unk_piece="[UNK]",
+                user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
                 normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc", hard_vocab_limit=False,
                 input_sentence_size=max_sentences, shuffle_input_sentence=True, max_sentence_length=1 << 16,
                 seed_sentencepiece_size=seed_sentencepiece_size, minloglevel=2, num_threads=2)

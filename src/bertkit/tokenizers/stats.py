@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from bertkit.tokenizers.tokenizer import Tokenizer
 
@@ -47,12 +47,10 @@ _MARKERS = ("##", "▁", "Ġ")
 
 
 def surface(piece: str) -> str:
-    """A piece without its tokenizer's spelling conventions (##, </w>, ▁, Ġ), for comparing vocabularies."""
+    """A piece without its tokenizer's spelling conventions (##, </w>, ▁, Ġ), to compare vocabularies."""
     for m in _MARKERS:
-        if piece.startswith(m):
-            piece = piece[len(m):]
-    if piece.endswith("</w>"):
-        piece = piece[:-4]
+        piece = piece.removeprefix(m)
+    piece = piece.removesuffix("</w>")
     return piece
 
 

@@ -7,8 +7,9 @@ batches — lives here, so all algorithms behave the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from bertkit.errors import InputError
 from bertkit.tokenizers.batch import BatchEncoding, pad_rows, pair_lengths, to_tensors, windows
@@ -72,7 +73,8 @@ class Tokenizer:
         if self.added:
             alts = []
             for tok in sorted(self.added, key=lambda t: -len(t.content)):
-                alts.append((r"\s*" if tok.lstrip else "") + re.escape(tok.content) + (r"\s*" if tok.rstrip else ""))
+                left, right = (r"\s*" if tok.lstrip else ""), (r"\s*" if tok.rstrip else "")
+                alts.append(left + re.escape(tok.content) + right)
             self._added_re = re.compile("|".join(alts))
         self._added_by_text = {t.content: t for t in self.added}
 
@@ -80,7 +82,8 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, path: str | Any) -> Tokenizer:
         """Load a tokenizer folder: vocab.txt (WordPiece), vocab.json + merges.txt (byte-level BPE),
-        tokenizer.json of a char-level BPE, or a SentencePiece .model file."""
+        tokenizer.json of a char-level BPE, or a SentencePiece .model file (XLM-R's
+        sentencepiece.bpe.model with its fairseq id layout, as transformers numbers it)."""
         from bertkit.tokenizers.loading import load_tokenizer
 
         return load_tokenizer(path)
@@ -187,7 +190,8 @@ class Tokenizer:
         return [self._id_to_token[i] for i in self._ids(_check_text(text))]
 
     def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True) -> list[int]:
-        """Ids of one text (or a pair), with special tokens and without truncation, like HF `(text)["input_ids"]`."""
+        """Ids of one text (or a pair), with special tokens and without truncation,
+        like HF `(text)["input_ids"]`."""
         a = self._ids(_check_text(text))
         b = None if pair is None else self._ids(_check_text(pair))
         return self._assemble(a, b, add_special_tokens)[0]
@@ -201,7 +205,8 @@ class Tokenizer:
         return self.model.decode(toks)
 
     def _assemble(self, a: list[int], b: list[int] | None, special: bool,
-                  oa: Offsets | None = None, ob: Offsets | None = None) -> tuple[list[int], list[int], Offsets]:
+                  oa: Offsets | None = None,
+                  ob: Offsets | None = None) -> tuple[list[int], list[int], Offsets]:
         t = self.template
         if not special:
             t = Template(second_type_id=t.second_type_id)
@@ -258,7 +263,8 @@ class Tokenizer:
         if padding:
             if padding == "max_length":
                 if max_length is None and self.model_max_length >= VERY_LARGE:
-                    raise InputError("padding='max_length' needs max_length (this tokenizer has no model_max_length)")
+                    raise InputError("padding='max_length' needs max_length "
+                                     "(this tokenizer has no model_max_length)")
                 length = limit
             elif padding is True or padding == "longest":
                 length = max((len(r) for r in rows_ids), default=0)
@@ -301,7 +307,8 @@ class Tokenizer:
             spans = windows(len(b), room, stride) if overflow else [(0, room)]
             return [(a, oa, b[s:e], None if ob is None else ob[s:e]) for s, e in spans], True
         if overflow:
-            raise InputError("return_overflowing_tokens with pairs needs truncation='only_first' or 'only_second'")
+            raise InputError("return_overflowing_tokens with pairs needs truncation='only_first' "
+                             "or 'only_second'")
         n1, n2 = pair_lengths(len(a), len(b), max(budget, 0))
         return [(a[:n1], None if oa is None else oa[:n1], b[:n2], None if ob is None else ob[:n2])], True
 

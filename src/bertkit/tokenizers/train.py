@@ -7,8 +7,8 @@ bertkit and Hugging Face transformers both load.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from bertkit.errors import InputError
 from bertkit.tokenizers.bpe import SUFFIX, CharBPEModel
@@ -41,7 +41,8 @@ def read_corpus(files: Sequence[str | Path], *, allow_invalid_utf8: bool = False
             if not allow_invalid_utf8:
                 line_no = data.count(b"\n", 0, e.start) + 1
                 raise InputError(f"{path}, line {line_no}: not valid UTF-8 (byte 0x{data[e.start]:02x}); "
-                                 "fix or remove the line, or use --algo bytebpe which takes any bytes") from None
+                                 "fix or remove the line, or use --algo bytebpe which takes any bytes") \
+                    from None
             text = data.decode("utf-8", errors="surrogateescape")
         lines.extend(text.splitlines())
     if not any(line.strip() for line in lines):
@@ -68,14 +69,16 @@ def _check_size(vocab_size: int, initial: int, what: str) -> None:
 
 
 def learn_bpe(word_counts: dict[str, int], vocab_size: int, *, suffix: str = SUFFIX, min_frequency: int = 1,
-              specials: Sequence[str] = (), progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+              specials: Sequence[str] = (),
+              progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
     """Character-level BPE on word counts → (vocabulary in id order, merges in order).
 
     Initial symbols: every character seen, the last one of each word carrying `suffix`. Each step merges
     the most frequent adjacent pair; equal counts go to the alphabetically first (left, right) pair.
     """
     alphabet = sorted({c for w in word_counts for c in w[:-1]} | {w[-1] + suffix for w in word_counts if w})
-    _check_size(vocab_size, len(specials) + len(alphabet), f"{len(specials)} special + {len(alphabet)} characters")
+    _check_size(vocab_size, len(specials) + len(alphabet),
+                f"{len(specials)} special + {len(alphabet)} characters")
     symbols = list(specials) + alphabet
     sid = {s: i for i, s in enumerate(symbols)}
     words, freqs = [], []
@@ -99,29 +102,38 @@ def train_bpe(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False,
 
 
 def train_wordpiece(lines: Sequence[str], vocab_size: int, *, lowercase: bool = False, min_frequency: int = 2,
-                    progress: bool = False) -> Tokenizer:
-    """WordPiece: merges picked by count(ab) / (count(a) * count(b)); continuation pieces start with `##`."""
+                    score: str = "gain", progress: bool = False) -> Tokenizer:
+    """WordPiece: merges picked by `score` ("gain" or the book's "ratio", see `merge_train.py`);
+    continuation pieces start with `##`; text is encoded greedily, longest match first, as BERT does."""
     norm = BertNormalization(lowercase, None if lowercase else False)
     counts = {w: n for w, n in bert_word_counts(lines, norm).items() if len(w) <= MAX_WORD_CHARS}
     vocab_list, _ = learn_wordpiece(counts, vocab_size, min_frequency=min_frequency, specials=BERT_SPECIALS,
-                                    progress=progress)
+                                    score=score, progress=progress)
     vocab = {s: i for i, s in enumerate(vocab_list)}
     return _bert_tokenizer(WordPieceModel(vocab, "[UNK]", norm), vocab)
 
 
 def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, *, min_frequency: int = 1,
-                    specials: Sequence[str] = (), progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
-    """WordPiece vocabulary from word counts → (vocabulary in id order, merges in order)."""
+                    specials: Sequence[str] = (), score: str = "gain",
+                    progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """WordPiece vocabulary from word counts → (vocabulary in id order, merges in order).
+
+    score: "gain" = count(ab)·log(count(ab)·N / (count(a)·count(b))), Schuster & Nakajima's likelihood
+    increase; "ratio" = count(ab) / (count(a)·count(b)), the book's score (favours rare pairs of rare units).
+    """
+    if score not in ("ratio", "gain"):
+        raise InputError(f"unknown WordPiece score {score!r}; expected 'ratio' or 'gain'")
     def units(w: str) -> list[str]:
         return [w[0]] + ["##" + c for c in w[1:]]
 
     alphabet = sorted({u for w in word_counts if w for u in units(w)})
-    _check_size(vocab_size, len(specials) + len(alphabet), f"{len(specials)} special + {len(alphabet)} characters")
+    _check_size(vocab_size, len(specials) + len(alphabet),
+                f"{len(specials)} special + {len(alphabet)} characters")
     symbols = list(specials) + alphabet
     sid = {s: i for i, s in enumerate(symbols)}
     words = [[sid[u] for u in units(w)] for w in word_counts if w]
     freqs = [n for w, n in word_counts.items() if w]
-    merges = learn_merges(words, freqs, symbols, vocab_size, score="likelihood", min_frequency=min_frequency,
+    merges = learn_merges(words, freqs, symbols, vocab_size, score=score, min_frequency=min_frequency,
                           join=lambda a, b: a + b[2:], progress=progress)
     return symbols, [(symbols[a], symbols[b]) for a, b in merges]
 
@@ -129,8 +141,9 @@ def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, *, min_frequen
 def _bert_tokenizer(model: WordPieceModel, vocab: dict[str, int]) -> Tokenizer:
     specials = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), BERT_SPECIALS))
     template = Template([vocab["[CLS]"]], [vocab["[SEP]"]], [vocab["[SEP]"]], 1)
+    cls_name = "BertTokenizer" if model.kind == "wordpiece" else "PreTrainedTokenizerFast"
     return Tokenizer(model, specials, template, [AddedToken(t) for t in BERT_SPECIALS], 512,
-                     {"tokenizer_class": "BertTokenizer" if model.kind == "wordpiece" else "PreTrainedTokenizerFast"})
+                     {"tokenizer_class": cls_name})
 
 
 def byte_word_counts(lines: Iterable[str]) -> Counter[bytes]:
@@ -164,8 +177,12 @@ def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int =
 
 
 def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, lowercase: bool = False,
-                    min_frequency: int = 2, progress: bool = False) -> Tokenizer:
-    """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files."""
+                    min_frequency: int = 2, score: str | None = None, progress: bool = False) -> Tokenizer:
+    """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files.
+
+    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it."""
+    if score is not None and algo != "wordpiece":
+        raise InputError(f"score={score!r} applies to --algo wordpiece only, not {algo!r}")
     if algo not in ALGOS:
         raise InputError(f"unknown algorithm {algo!r}; expected one of {', '.join(ALGOS)}")
     if vocab_size <= 0:
@@ -179,7 +196,11 @@ def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, 
     lines = read_corpus(files, allow_invalid_utf8=algo == "bytebpe")
     if algo == "bytebpe":
         if lowercase:
-            raise InputError("--lowercase is not available for bytebpe: byte-level tokenizers keep text as is")
+            raise InputError("--lowercase is not available for bytebpe: "
+                             "byte-level tokenizers keep text as is")
         return train_bytebpe(lines, vocab_size, min_frequency=min_frequency, progress=progress)
-    trainer = train_bpe if algo == "bpe" else train_wordpiece
-    return trainer(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency, progress=progress)
+    if algo == "bpe":
+        return train_bpe(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency,
+                         progress=progress)
+    return train_wordpiece(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency,
+                           score=score or "gain", progress=progress)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from bertkit.tokenizers.text import ASCII_CONTROL_RE, CHUNK_RE, bert_words
 
 Offsets = list[tuple[int, int]]
-# On clean ASCII, BERT's word split is just: runs of letters/digits, and every other printable character alone.
+# On clean ASCII, BERT's word split is just: runs of letters/digits, and every other printable
+# character alone.
 _ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 
 

@@ -72,6 +72,7 @@ class PretrainSpec:
     precision: str = "fp32"
     eval_corpus: list[str | Path] = field(default_factory=list)
     eval_every: int | None = None
+    eval_at_start: bool = False
     save_every: int | None = None
     log_every: int = 10
     seed: int = 0
@@ -95,7 +96,9 @@ def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
           "intermediate_size": sizes["intermediate_size"], "pad_token_id": tok.pad_token_id or 0,
           "max_position_embeddings": spec.max_length + (tok.pad_token_id + 1 if recipe.family == "roberta" else 0),
           "type_vocab_size": 1 if recipe.family == "roberta" else 2}
-    if recipe.family in ("albert", "electra"):
+    if recipe.family == "albert":  # factorized: E < H always (HF ALBERT always has the E -> H projection)
+        hf["embedding_size"] = sizes.get("embedding_size", min(128, sizes["hidden_size"] // 2))
+    elif recipe.family == "electra":
         hf["embedding_size"] = sizes.get("embedding_size", min(128, sizes["hidden_size"]))
     hf.update({k: v for k, v in sizes.items() if k in ("hidden_act", "hidden_dropout_prob",
                                                       "attention_probs_dropout_prob", "layer_norm_eps")})
@@ -205,6 +208,7 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     cfg = TrainConfig(out_dir=spec.out, lr=spec.lr, warmup_steps=spec.warmup, max_steps=spec.steps,
                       batch_size=spec.batch_size, grad_accum=spec.grad_accum, clip_norm=spec.clip_norm,
                       weight_decay=spec.weight_decay, precision=spec.precision, eval_every=spec.eval_every,
+                      eval_at_start=spec.eval_at_start,
                       save_every=spec.save_every, log_every=spec.log_every, seed=spec.seed,
                       num_workers=spec.num_workers, progress=spec.progress)
     eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked

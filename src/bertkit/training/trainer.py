@@ -53,6 +53,7 @@ class TrainConfig:
     adam_eps: float = 1e-6
     precision: str = "fp32"               # fp32 | bf16 (autocast; on CPU it uses AMX where present)
     eval_every: int | None = None
+    eval_at_start: bool = False           # also evaluate before the first step (logged as step 0)
     save_every: int | None = None
     log_every: int = 10
     keep_checkpoints: int = 2
@@ -250,10 +251,15 @@ class Trainer:
         bar = tqdm(total=self.max_steps, initial=self.step, disable=not (info.is_main and cfg.progress),
                    desc="train", dynamic_ncols=True)
         restore_signal = self._install_sigterm()
+        metrics: dict[str, Any] = {}
         sums: dict[str, torch.Tensor] = {}
         win_items = win_tokens = win_examples = 0
+        if cfg.eval_at_start and self.step == 0:
+            ev = self.evaluate()
+            if ev and log is not None:
+                log.write({"step": 0, **ev})
+            metrics.update({"initial_" + k: v for k, v in ev.items()})
         t0 = t_start = time.perf_counter()
-        metrics: dict[str, Any] = {}
         stopped_early = False
         try:
             while self.step < self.max_steps:

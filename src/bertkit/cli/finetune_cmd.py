@@ -1,0 +1,69 @@
+"""`bertkit finetune TASK`: fine-tune a checkpoint on a labelled file; one handler per task name.
+
+Another task (e.g. `sbert`) plugs in with one entry in TASKS: name -> (help, handler(args)).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+
+def _run_task(args: argparse.Namespace) -> int:
+    """classify | pair | regress | ner | qa through bertkit.finetune."""
+    import bertkit
+
+    pred = bertkit.finetune(
+        args.task, train=args.train, dev=args.dev, model=args.model, text_col=args.text_col,
+        text2_col=args.text2_col, label_col=args.label_col, multi_label=args.multi_label, label_sep=args.label_sep,
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
+        out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
+        max_steps=args.max_steps, doc_stride=args.doc_stride, progress=not args.quiet)
+    rep = pred.report
+    if rep.get("train_skipped") or rep.get("dev_skipped"):
+        print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
+    best = rep.get("best")
+    if best:
+        print("best epoch " + str(best["epoch"]) + ": " + json.dumps({k[5:]: round(v, 4) for k, v in best.items()
+                                                                   if k.startswith("eval_")}))
+    print(f"wrote {args.out} (model, metrics.json, learning_curve.png)")
+    return 0
+
+
+TASKS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "classify": ("single-text classification (multi-class, or --multi-label)", _run_task),
+    "pair": ("text-pair classification, e.g. NLI (premise [SEP] hypothesis)", _run_task),
+    "regress": ("regression on one text or a pair (STS-B similarity)", _run_task),
+    "ner": ("token classification on a CoNLL file (BIO tags)", _run_task),
+    "qa": ("extractive question answering on SQuAD v1.1 JSON", _run_task),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a model on labelled data",
+                       description="Fine-tune a checkpoint (default: the bundled MiniLM). Tasks: "
+                                   + "; ".join(f"{k}: {v[0]}" for k, v in TASKS.items()))
+    p.add_argument("task", choices=list(TASKS))
+    p.add_argument("--train", required=True, help="CSV/TSV/JSONL (classify, pair, regress), CoNLL (ner), SQuAD (qa)")
+    p.add_argument("--dev", help="scored after each epoch: best epoch kept, early stopping")
+    p.add_argument("--out", required=True, help="output folder (model, metrics.json, learning_curve.png)")
+    p.add_argument("--model", help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--text-col")
+    p.add_argument("--text2-col")
+    p.add_argument("--label-col")
+    p.add_argument("--multi-label", action="store_true", help="classify: several labels per row")
+    p.add_argument("--label-sep", default=",", help="separator of multi-label labels in one cell")
+    p.add_argument("--epochs", type=float, default=3)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (a time budget)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 5e-5; 1e-4 for ner and qa)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, help="tokens per window (default 128; ner 256; qa 384)")
+    p.add_argument("--doc-stride", type=int, default=128, help="qa: tokens shared by neighbouring windows")
+    p.add_argument("--freeze", default="none", help="none | encoder | top:K (K top layers trainable)")
+    p.add_argument("--long-docs", default="truncate", choices=["truncate", "clinical", "mean", "max"],
+                   help="split long texts into windows and combine (clinical = ClinicalBERT's formula)")
+    p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=lambda args: TASKS[args.task][1](args))

@@ -1,0 +1,32 @@
+"""`bertkit predict DIR -i FILE [-o FILE]`: run a fine-tuned model folder over a file."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="predict a file with a fine-tuned model folder",
+                       description="Tables (CSV/TSV/JSONL) come back in the same format with `prediction` and "
+                                   "`score` columns; CoNLL files get a predicted-tag column; SQuAD JSON gives "
+                                   "{id: answer}. A labelled input also prints the task metrics.")
+    p.add_argument("model", help="folder written by `bertkit finetune --out`")
+    p.add_argument("-i", "--input", required=True)
+    p.add_argument("-o", "--output", help="default: INPUT with .pred before the extension")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bertkit.tasks.predictor import Predictor
+
+    pred = Predictor.load(args.model)
+    dst, rep = pred.predict_file(args.input, args.output)
+    msg = f"wrote {dst}: {rep['rows']} predictions"
+    if rep.get("skipped"):
+        msg += f", {rep['skipped']} bad row(s) skipped"
+    print(msg)
+    if "metrics" in rep:
+        print(json.dumps({k: round(v, 4) for k, v in rep["metrics"].items()}))
+    if "metrics_error" in rep:
+        print(f"no metrics: {rep['metrics_error']}")
+    return 0

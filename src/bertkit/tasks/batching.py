@@ -1,0 +1,112 @@
+"""Features -> padded batches: dynamic padding, length-grouped batches, and batched inference.
+
+A feature is a dict of python lists/numbers: input_ids, token_type_ids and, when training, the task's
+targets (`labels`, or `start_positions`/`end_positions`). Padding is per batch (dynamic), so a batch of
+short sentences costs short-sentence time.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+IGNORE = -100  # target value the token losses skip
+
+
+def pad_batch(features: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad to the longest feature. Token-level labels are padded with -100; float labels stay float."""
+    n = len(features)
+    T = max(len(f["input_ids"]) for f in features)
+    ids = torch.full((n, T), pad_id, dtype=torch.long)
+    types = torch.zeros((n, T), dtype=torch.long)
+    mask = torch.zeros((n, T), dtype=torch.long)
+    for i, f in enumerate(features):
+        L = len(f["input_ids"])
+        ids[i, :L] = torch.as_tensor(f["input_ids"])
+        types[i, :L] = torch.as_tensor(f["token_type_ids"])
+        mask[i, :L] = 1
+    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    first = features[0]
+    if "labels" in first:
+        lab = first["labels"]
+        if isinstance(lab, list) and first.get("token_level"):
+            labels = torch.full((n, T), IGNORE, dtype=torch.long)
+            for i, f in enumerate(features):
+                labels[i, :len(f["labels"])] = torch.as_tensor(f["labels"])
+            batch["labels"] = labels
+        else:
+            batch["labels"] = torch.as_tensor([f["labels"] for f in features],
+                                              dtype=torch.float32 if _is_float(lab) else torch.long)
+    for key in ("start_positions", "end_positions"):
+        if key in first:
+            batch[key] = torch.as_tensor([f[key] for f in features], dtype=torch.long)
+    return batch
+
+
+def _is_float(x: Any) -> bool:
+    return isinstance(x, float) or (isinstance(x, list) and bool(x) and isinstance(x[0], float))
+
+
+class GroupedBatches(Sequence):
+    """Batches of features of similar length, for the trainer to shuffle (it sees one batch per item).
+
+    The features are shuffled with `seed`, cut into chunks of `batch_size * group` and sorted by length inside
+    each chunk, then batched: padding waste drops sharply while batch order stays random. The last, smaller
+    batch is kept.
+    """
+
+    def __init__(self, features: Sequence[dict[str, Any]], batch_size: int, seed: int = 0, group: int = 50) -> None:
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(features))
+        chunk = batch_size * group
+        self.batches: list[list[dict[str, Any]]] = []
+        for s in range(0, len(order), chunk):
+            part = sorted(order[s:s + chunk].tolist(), key=lambda i: len(features[i]["input_ids"]))
+            self.batches += [[features[i] for i in part[k:k + batch_size]] for k in range(0, len(part), batch_size)]
+        self.num_features = len(features)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self.batches[k]
+
+
+def grouped_collate(pad_id: int):
+    """collate_fn for a trainer reading GroupedBatches with batch_size=1: [batch] -> padded tensors."""
+    def collate(items: list[list[dict[str, Any]]]) -> dict[str, torch.Tensor]:
+        return pad_batch([f for group in items for f in group], pad_id)
+    return collate
+
+
+@torch.no_grad()
+def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id: int, keys: Sequence[str],
+              batch_size: int = 64, token_level: bool = False, precision: str = "fp32",
+              progress: bool = False) -> list[dict[str, np.ndarray]]:
+    """Model outputs per feature, in input order: for each feature {key: float32 array}; token-level
+    outputs are cut to the feature's own length. Batches are formed from length-sorted features."""
+    from tqdm.auto import tqdm
+
+    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+    out: list[dict[str, np.ndarray]] = [{} for _ in features]
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else torch.autocast(
+        device.type, enabled=False)
+    starts = range(0, len(order), batch_size)
+    for s in tqdm(starts, desc="predict", disable=not progress, dynamic_ncols=True):
+        idx = order[s:s + batch_size]
+        batch = pad_batch([{"input_ids": features[i]["input_ids"], "token_type_ids": features[i]["token_type_ids"]}
+                           for i in idx], pad_id)
+        with ctx:
+            res = model(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                        batch["token_type_ids"].to(device))
+        for key in keys:
+            val = res[key].float().cpu().numpy()
+            for row, i in enumerate(idx):
+                out[i][key] = val[row, :len(features[i]["input_ids"])] if token_level else val[row]
+    model.train(was)
+    return out

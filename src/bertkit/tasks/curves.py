@@ -1,0 +1,47 @@
+"""The learning-curve PNG of a fine-tuning run: training loss by step, the dev metric by epoch."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metric: str, png: Path,
+                        steps_per_epoch: int) -> Path | None:
+    """Draw `png` from the trainer's log.jsonl (train loss) and the per-epoch dev metrics. Needs matplotlib;
+    without it a warning is given and nothing is drawn."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        warnings.warn("matplotlib is not installed, so no learning-curve PNG was drawn", stacklevel=2)
+        return None
+    import json
+
+    steps, losses = [], []
+    if Path(log_path).is_file():
+        for line in Path(log_path).read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "loss" in r and "step" in r:
+                steps.append(r["step"])
+                losses.append(r["loss"])
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(steps, losses, color="tab:blue", label="train loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("train loss", color="tab:blue")
+    ax.grid(alpha=0.3)
+    if history:
+        ax2 = ax.twinx()
+        ax2.plot([steps_per_epoch * h["epoch"] for h in history], [h.get(metric, float("nan")) for h in history],
+                 "o-", color="tab:red", label=f"dev {metric[5:]}")
+        ax2.set_ylabel(f"dev {metric[5:]}", color="tab:red")
+    ax.set_title("fine-tuning learning curve")
+    fig.tight_layout()
+    png = Path(png)
+    fig.savefig(png)
+    plt.close(fig)
+    return png

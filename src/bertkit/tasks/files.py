@@ -1,0 +1,121 @@
+"""Task data files: reading training / dev / prediction inputs per task, and writing predictions.
+
+classify, pair, regress: CSV / TSV / JSONL tables; ner: CoNLL column files; qa: SQuAD v1.1 JSON.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bertkit.errors import InputError
+from bertkit.tasks import classification as C
+from bertkit.tasks.conll import iob1_to_iob2, read_conll, write_conll
+from bertkit.tasks.qa import read_squad
+from bertkit.tasks.tables import TAG_COLUMNS, Table, read_table, write_table
+
+TEXT_COLS = ("text", "sentence", "review", "document", "sentence1", "premise", "question")
+TEXT2_COLS = ("text2", "sentence2", "hypothesis", "pair")
+LABEL_COLS = ("label", "labels", "sentiment", "score", "similarity_score", "gold_label")
+
+
+@dataclass
+class TaskData:
+    """Inputs of one file for Predictor.encode, the gold targets (None when unlabelled) and the source."""
+
+    inputs: list[Any]
+    pairs: list[str] | None
+    gold: list[Any] | None
+    lines: list[int]
+    source: Any = None          # the Table, the CoNLL sentences or None
+    rows: list[int] | None = None
+    skipped: int = 0
+
+
+def _pick(table: Table, given: str | None, candidates: tuple[str, ...], what: str, required: bool) -> str | None:
+    if given is not None:
+        table.require(given)
+        return given
+    for c in candidates:
+        if c in table.columns:
+            return c
+    if required:
+        raise InputError(f"{table.path}: no {what} column found (looked for {', '.join(candidates)}); pass it "
+                         f"explicitly; available columns: {', '.join(table.columns)}")
+    return None
+
+
+def read_task_file(task: str, path: str | Path, *, text_col: str | None = None, text2_col: str | None = None,
+                   label_col: str | None = None, kind: str = "single_label", label_sep: str = ",",
+                   labelled: bool = True) -> tuple[TaskData, dict[str, str | None]]:
+    """Read `path` for `task`; returns the data and the columns used. labelled=False accepts files without
+    a label column (prediction); labelled=True requires one."""
+    if task == "qa":
+        ex, bad = read_squad(path)
+        has = any(e.answers for e in ex)
+        return TaskData(ex, None, [e.answers for e in ex] if has else None, [], skipped=len(bad)), {}
+    if task == "ner":
+        sents = read_conll(path, tagged=False)
+        tagged = len(sents[0].columns[0]) >= 2 and all(TAG_COLUMNS.match(c[-1]) for s in sents for c in s.columns)
+        if labelled and not tagged:
+            raise InputError(f"{path}: expected a tag in the last column of every token line (O, B-X, I-X)")
+        gold = [iob1_to_iob2([c[-1] for c in s.columns]) for s in sents] if tagged else None
+        return TaskData([s.words for s in sents], None, gold, [s.line for s in sents], sents), {}
+    need = [text_col, text2_col, label_col]
+    table = read_table(path, needed=need)
+    tc = _pick(table, text_col, TEXT_COLS, "text", True)
+    # pair needs a second text; regress and classify take one when it is named (STS-B regresses on pairs)
+    t2 = _pick(table, text2_col, TEXT2_COLS, "second text", True) if task == "pair" else text2_col
+    table.require(t2)
+    lc = _pick(table, label_col, LABEL_COLS, "label", labelled)
+    ex = C.examples_from_table(table, tc, t2, lc, regression=kind == "regression",
+                               multi_label_sep=label_sep if kind == "multi_label" else None)
+    return (TaskData(ex.texts, ex.pairs, ex.targets, ex.lines, table, ex.rows, len(table.skipped)),
+            {"text_col": tc, "text2_col": t2, "label_col": lc})
+
+
+def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Predict every row of `src` with Predictor `pred` and write `dst` (default: src name + .pred):
+    tables get the same rows and format with `prediction` and `score` columns added; CoNLL files get a
+    predicted-tag column; SQuAD JSON gives {question id: answer}. Returns (dst, report) where the report
+    counts rows, skipped rows and, when the file is labelled, the task metrics."""
+    src = Path(src)
+    s = pred.settings
+    dst = Path(dst) if dst is not None else src.with_name(src.stem + ".pred" + src.suffix)
+    if pred.task in ("ner", "qa"):
+        data, _ = read_task_file(pred.task, src, labelled=False)
+    else:
+        table_cols = read_table(src, needed=[s.get("text_col"), s.get("text2_col")]).columns
+        label_col = s.get("label_col") if s.get("label_col") in table_cols else None
+        data, _ = read_task_file(pred.task, src, text_col=s.get("text_col"), text2_col=s.get("text2_col"),
+                                 label_col=label_col, kind=s.get("kind", "single_label"),
+                                 label_sep=s.get("label_sep", ","), labelled=False)
+    enc = pred.encode(data.inputs, data.pairs, gold=data.gold)
+    results = pred.decode(enc, progress=len(data.inputs) > 256)
+    report: dict[str, Any] = {"rows": len(results), "skipped": data.skipped}
+    if data.gold is not None:
+        try:
+            if pred.labels is not None and pred.task != "ner" and s.get("kind") != "regression":
+                C.check_known(pred.labels, data.gold, data.lines, str(src), "the training data")
+            report["metrics"] = pred.score(enc)
+        except InputError as e:
+            warnings.warn(f"no metrics: {e}", stacklevel=2)
+            report["metrics_error"] = str(e)
+    if pred.task == "qa":
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(json.dumps({e.qid: r["answer"] for e, r in zip(data.inputs, results)}, indent=1,
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
+    elif pred.task == "ner":
+        write_conll(data.source, [r["tags"] for r in results], dst)
+    else:
+        table: Table = data.source
+        rows = []
+        for k, r in zip(data.rows or [], results):
+            row = dict(table.rows[k])
+            row["prediction"] = r["label"] if "label" in r else r["score"]
+            row["score"] = r["score"]
+            rows.append(row)
+        write_table(table, rows, dst, ["prediction", "score"])
+    return dst, report

@@ -1,0 +1,249 @@
+"""`bertkit.finetune`: a labelled file in, a trained `Predictor` out, on the one shared trainer.
+
+    clf = bertkit.finetune("classify", train="train.csv", text_col="review", label_col="sentiment")
+    clf.predict(["I loved the song", "I hated the song"])
+
+Per task: read the files (bad rows skipped and counted), build the label map, load the checkpoint with a
+fresh head, apply the freezing policy, turn rows into features, and train with `training.Trainer`
+(length-grouped dynamic-padding batches, bf16 autocast where the CPU has it, evaluation on the dev set each
+epoch, best checkpoint kept, early stopping). The output folder gets the best model (a Predictor folder),
+metrics.json, learning_curve.png and the trainer's log under training/.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bertkit.errors import InputError
+from bertkit.tasks import classification as C
+from bertkit.tasks.batching import GroupedBatches, grouped_collate
+from bertkit.tasks.files import TaskData, read_task_file
+from bertkit.tasks.freezing import apply_freezing
+from bertkit.tasks.ner import encode_words
+from bertkit.tasks.predictor import MODEL_TASK, Predictor
+from bertkit.tasks.qa import encode_qa
+
+MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "regress": "spearman", "ner": "f1", "qa": "f1",
+               "multi_label": "micro_f1"}
+DEFAULT_LR = {"classify": 5e-5, "pair": 5e-5, "regress": 5e-5, "ner": 1e-4, "qa": 1e-4}
+
+
+def resolve_precision(precision: str) -> str:
+    if precision == "auto":
+        from bertkit.embed.precision import bf16_supported
+
+        return "bf16" if (torch.cuda.is_available() or bf16_supported()) else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise InputError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision
+
+
+def _labels(task: str, data: TaskData, kind: str) -> list[str] | None:
+    if task in ("regress", "qa"):
+        return None
+    if task == "ner":
+        tags = {t for s in data.gold for t in s}
+        return ["O"] + sorted(tags - {"O"}, key=lambda t: (t[2:], t))
+    return C.label_list(data.gold)
+
+
+def _train_features(pred: Predictor, data: TaskData) -> list[dict[str, Any]]:
+    s, tok = pred.settings, pred.tokenizer
+    if pred.task == "qa":
+        return encode_qa(tok, data.inputs, s["max_length"], s["doc_stride"], train=True)[0]
+    if pred.task == "ner":
+        l2i = {k: i for i, k in enumerate(pred.labels)}
+        return encode_words(tok, data.inputs, data.gold, l2i, s["max_length"], s["stride"])[0]
+    feats, owner = C.encode_texts(tok, data.inputs, data.pairs, s["max_length"], s["combine"] != "truncate",
+                                  s["stride"])
+    targets = C.encode_targets(data.gold, pred.labels, s["kind"] == "multi_label")
+    for f, k in zip(feats, owner):
+        f["labels"] = targets[k]
+    return feats
+
+
+def _check_dev(task: str, labels: list[str] | None, dev: TaskData, dev_path: Any, train_path: Any) -> None:
+    if labels is None:
+        return
+    if task == "ner":
+        seen = sorted({t for s in dev.gold for t in s} - set(labels))
+        if seen:
+            raise InputError(f"{dev_path}: tag(s) {', '.join(seen)} do not occur in {train_path}; "
+                             f"known tags: {', '.join(labels)}")
+        return
+    C.check_known(labels, dev.gold, dev.lines, str(dev_path), str(train_path))
+
+
+def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, model: str | Path | None = None,
+             text_col: str | None = None, text2_col: str | None = None, label_col: str | None = None,
+             multi_label: bool = False, label_sep: str = ",", epochs: float = 3, lr: float | None = None,
+             batch_size: int = 32, max_length: int | None = None, freeze: str | int | None = None,
+             out: str | Path | None = None, seed: int = 0, precision: str = "auto", patience: int | None = 2,
+             warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
+             doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
+             time_budget: float | None = None, progress: bool = True) -> Predictor:
+    """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
+
+    Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
+    IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
+    epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
+    freeze: none | encoder | top:K. long_docs: truncate | clinical | mean | max (window texts, combine).
+    time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
+    step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
+    Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
+    """
+    if task not in MODEL_TASK:
+        raise InputError(f"unknown fine-tuning task {task!r}; expected one of {', '.join(MODEL_TASK)}")
+    if multi_label and task != "classify":
+        raise InputError("multi_label is for the classify task")
+    from bertkit.hub import from_pretrained
+    from bertkit.hub.default import resolve_model_path
+    from bertkit.tokenizers import Tokenizer
+    from bertkit.training import TrainConfig, Trainer
+
+    t_start = time.perf_counter()
+    kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
+    cols = dict(text_col=text_col, text2_col=text2_col, label_col=label_col)
+    tr, used = read_task_file(task, train, kind=kind, label_sep=label_sep, **cols)
+    labels = _labels(task, tr, kind)
+    dv = None
+    if dev is not None:
+        dv, _ = read_task_file(task, dev, kind=kind, label_sep=label_sep, **{k: v for k, v in used.items()})
+        _check_dev(task, labels, dv, dev, train)
+    model_dir = resolve_model_path(model)
+    settings: dict[str, Any] = dict(
+        used, kind=kind, labels=labels, label_sep=label_sep, combine=long_docs, c=2.0, threshold=0.5,
+        max_length=max_length or (384 if task == "qa" else 256 if task == "ner" else 128),
+        stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
+        doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
+        precision=resolve_precision(precision), base_model=str(model_dir))
+    torch.manual_seed(seed)
+    n_out = 1 if kind == "regression" else len(labels) if labels else 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*newly initialised.*")
+        net = from_pretrained(model_dir, task=MODEL_TASK[task], num_labels=None if task == "qa" else n_out,
+                              id2label=dict(enumerate(labels)) if labels and task != "regress" else None)
+    if kind != "single_label" and task != "ner" and task != "qa":
+        net.config.problem_type = "regression" if kind == "regression" else "multi_label_classification"
+    params = apply_freezing(net, freeze)
+    pred = Predictor(task, net, Tokenizer.from_pretrained(model_dir), settings)
+    feats = _train_features(pred, tr)
+    if not feats:
+        raise InputError(f"{train}: nothing to train on")
+    batches = GroupedBatches(feats, batch_size, seed)
+    dev_enc = pred.encode(dv.inputs, dv.pairs, gold=dv.gold) if dv is not None else None
+    metric = "eval_" + MAIN_METRIC["multi_label" if multi_label else task]
+    history: list[dict[str, Any]] = []
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        res = {"eval_" + k: v for k, v in pred.score(dev_enc).items()}
+        history.append({"epoch": len(history) + 1, **res})
+        if progress:
+            print(f"epoch {len(history)}: " + ", ".join(f"{k[5:]}={v:.4f}" for k, v in res.items()))
+        return res
+
+    out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
+    train_dir = out_dir / "training"
+    steps = max_steps or max(1, round(epochs * len(batches)))
+    cfg = TrainConfig(out_dir=train_dir, lr=lr or DEFAULT_LR[task], warmup_steps=int(warmup * steps),
+                      max_steps=steps, batch_size=1, precision=settings["precision"], eval_every=len(batches)
+                      if dv is not None else None, log_every=max(1, min(50, len(batches) // 10)),
+                      best_metric=metric if dv is not None else None, greater_is_better=True,
+                      patience=patience if dv is not None else None, seed=seed, progress=progress,
+                      weight_decay=weight_decay, save_final=False)
+    trainer = Trainer(net, _objective(kind, task), batches, config=cfg,
+                      collate_fn=grouped_collate(pred.tokenizer.pad_token_id or 0),
+                      eval_data=None, eval_fn=eval_fn if dv is not None else None,
+                      save_fn=lambda m, p: Predictor(task, m, pred.tokenizer, settings).save(p))
+    t_train = time.perf_counter()
+    timer = _budget_timer(time_budget)
+    try:
+        fit = trainer.fit()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    train_s = time.perf_counter() - t_train
+    best_dir = train_dir / "best"
+    if fit.get("interrupted") and dv is not None:  # the trainer skips evaluation when stopped: score the last state
+        earlier = [h[metric] for h in history]
+        last = trainer.evaluate()[metric]
+        history[-1]["epoch"] = round(fit["step"] / len(batches), 3)  # a partial epoch
+        if not earlier or last > max(earlier):
+            shutil.rmtree(best_dir, ignore_errors=True)  # the final state is the best: keep it, not out/best
+        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)  # written for resumption; not needed here
+    if best_dir.is_dir():  # keep the best epoch, not the last
+        best = Predictor.load(best_dir)
+        net.load_state_dict(best.model.state_dict())
+    net.eval()
+    report = {
+        "task": task, "model": str(model_dir), "train": str(train), "dev": None if dev is None else str(dev),
+        "train_examples": len(tr.inputs), "train_skipped": tr.skipped, "train_features": len(feats),
+        "dev_examples": None if dv is None else len(dv.inputs), "dev_skipped": None if dv is None else dv.skipped,
+        "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
+        "lr": cfg.lr, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
+        "params": params, "stopped_early": fit.get("stopped_early"),
+        "stopped_by_time_budget": bool(fit.get("interrupted")), "time_budget": time_budget, "history": history,
+        "best": max(history, key=lambda r: r.get(metric, float("-inf"))) if history else None,
+        "train_seconds": round(train_s, 1), "train_examples_per_s": round(len(feats) * fit.get("step", 0) /
+                                                                         max(len(batches), 1) / train_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "total_seconds": round(time.perf_counter() - t_start, 1),
+    }
+    pred.report = report  # type: ignore[attr-defined]
+    if out is None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return pred
+    pred.save(out_dir)
+    shutil.rmtree(best_dir, ignore_errors=True)
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    from bertkit.tasks.curves import plot_learning_curve
+
+    plot_learning_curve(train_dir / "log.jsonl", history, metric, out_dir / "learning_curve.png", len(batches))
+    return pred
+
+
+def _budget_timer(seconds: float | None):
+    """Send this process SIGTERM after `seconds`: the trainer's preemption path ends training cleanly. The
+    signal is only sent once the trainer's handler is installed (never the default, process-killing one)."""
+    if seconds is None:
+        return None
+    import os
+    import signal
+    import threading
+
+    class _Timer:
+        def __init__(self) -> None:
+            self.t: threading.Timer | None = None
+            self.arm(seconds)
+
+        def arm(self, s: float) -> None:
+            self.t = threading.Timer(s, self.fire)
+            self.t.daemon = True
+            self.t.start()
+
+        def fire(self) -> None:
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+                self.arm(0.5)
+            else:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def cancel(self) -> None:
+            if self.t is not None:
+                self.t.cancel()
+
+    return _Timer()
+
+
+def _objective(kind: str, task: str):
+    from bertkit.objectives.task_losses import OBJECTIVES
+
+    key = {"ner": "token", "qa": "span"}.get(task, kind)
+    return OBJECTIVES[key]

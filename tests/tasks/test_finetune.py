@@ -1,0 +1,130 @@
+"""Fine-tuning end to end on a tiny model (hidden 32, 2 layers) with the real MiniLM vocabulary: it learns,
+saves, reloads to identical predictions, and the CLI writes the same rows back with prediction and score."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import bertkit
+from bertkit.cli.main import main
+from bertkit.errors import InputError
+
+POS, NEG = ["great", "wonderful", "loved", "superb"], ["awful", "terrible", "hated", "boring"]
+
+
+def _reviews(path, n, seed, extra=""):
+    r = random.Random(seed)
+    rows = ["review,sentiment"]
+    for _ in range(n):
+        y = r.random() < 0.5
+        rows.append(f'"the song was {r.choice(POS if y else NEG)}, {r.choice(["yes", "ok"])}",{"pos" if y else "neg"}')
+    path.write_text("\n".join(rows) + "\n" + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    d = tmp_path_factory.mktemp("clf")
+    train = _reviews(d / "train.csv", 64, 0, extra="\n,neg\n")  # a blank line and an empty text: skipped
+    dev = _reviews(d / "dev.csv", 24, 1)
+    with pytest.warns(UserWarning, match="skipped"):
+        clf = bertkit.finetune("classify", train=train, dev=dev, model=tiny, text_col="review",
+                               label_col="sentiment", epochs=8, lr=1e-2, batch_size=8, out=d / "out",
+                               progress=False, patience=None, precision="fp32")
+    return clf, d
+
+
+def test_classifier_learns_and_reports(trained):
+    clf, d = trained
+    got = clf.predict(["the song was loved, ok", "the song was hated, yes"])
+    assert [g["label"] for g in got] == ["pos", "neg"]
+    assert all(abs(sum(g["probabilities"].values()) - 1) < 1e-5 and g["score"] > 0.5 for g in got)
+    rep = json.loads((d / "out" / "metrics.json").read_text())
+    assert rep["train_examples"] == 64 and rep["train_skipped"] == 2 and rep["labels"] == ["neg", "pos"]
+    accs = [h["eval_accuracy"] for h in rep["history"]]
+    assert len(accs) == 8 and rep["best"]["eval_accuracy"] == max(accs) == 1.0
+    assert (d / "out" / "learning_curve.png").stat().st_size > 1000
+    assert not (d / "out" / "training" / "best").exists()  # the best epoch is the output folder itself
+
+
+def test_predictor_round_trip(trained, tmp_path):
+    clf, d = trained
+    texts = ["the song was superb", "boring, ok", "a b c"]
+    again = bertkit.Predictor.load(d / "out")
+    a, b = clf.predict(texts), again.predict(texts)
+    assert [x["label"] for x in a] == [x["label"] for x in b]
+    np.testing.assert_allclose([x["score"] for x in a], [x["score"] for x in b], atol=1e-6)
+    clf.save(tmp_path / "copy")
+    assert bertkit.Predictor.load(tmp_path / "copy").settings == clf.settings
+    with pytest.raises(bertkit.CheckpointError, match="no bertkit_task.json"):
+        bertkit.Predictor.load(d)
+
+
+def test_cli_predict_same_rows_plus_two_columns(trained, capsys):
+    clf, d = trained
+    src = d / "new.tsv"
+    src.write_text("id\treview\n1\tloved it, great\n2\tbroken\trow\n3\thated it, boring\n")
+    with pytest.warns(UserWarning, match="skipped 1 bad row"):
+        assert main(["predict", str(d / "out"), "-i", str(src), "-o", str(d / "new.out.tsv")]) == 0
+    assert "2 predictions, 1 bad row(s) skipped" in capsys.readouterr().out
+    lines = (d / "new.out.tsv").read_text().splitlines()
+    assert lines[0] == "id\treview\tprediction\tscore"
+    assert [x.split("\t")[:3] for x in lines[1:]] == [["1", "loved it, great", "pos"], ["3", "hated it, boring", "neg"]]
+    assert all(0.5 < float(x.split("\t")[3]) <= 1 for x in lines[1:])
+
+
+def test_label_seen_only_at_prediction_time(trained, capsys):
+    clf, d = trained
+    src = d / "lab.csv"
+    src.write_text("review,sentiment\nloved it,pos\nmeh,neutral\n")
+    with pytest.warns(UserWarning, match="'neutral' \\(line 3\\) do not occur in the training data"):
+        assert main(["predict", str(d / "out"), "-i", str(src)]) == 0
+    assert "no metrics" in capsys.readouterr().out
+    assert (d / "lab.pred.csv").read_text().splitlines()[0] == "review,sentiment,prediction,score"
+
+
+def test_dev_label_missing_from_train_and_bad_column(tiny, tmp_path, capsys):
+    train = _reviews(tmp_path / "t.csv", 16, 0)
+    dev = tmp_path / "d.csv"
+    dev.write_text("review,sentiment\ngood,pos\nmeh,neutral\n")
+    with pytest.raises(InputError, match=r"'neutral' \(line 3\) do not occur in .*t.csv; known labels: neg, pos"):
+        bertkit.finetune("classify", train=train, dev=dev, model=tiny, epochs=1)
+    rc = main(["finetune", "classify", "--train", str(train), "--text-col", "body", "--out", str(tmp_path / "o"),
+               "--model", str(tiny)])
+    assert rc == 2 and "no column 'body'; available columns: review, sentiment" in capsys.readouterr().err
+
+
+def test_ner_and_qa_end_to_end(tiny, tmp_path, capsys):
+    r = random.Random(0)
+    lines = ["-DOCSTART- -X- O O", ""]
+    for _ in range(48):  # IOB1 tags, as CoNLL-2003
+        lines += [f"{r.choice(['John', 'Mary', 'Anna'])} X Y I-PER", "went X Y O", "to X Y O",
+                  f"{r.choice(['Paris', 'Rome', 'Oslo'])} X Y I-LOC", ". X Y O", ""]
+    (tmp_path / "ner.txt").write_text("\n".join(lines) + "\n")
+    assert main(["finetune", "ner", "--train", str(tmp_path / "ner.txt"), "--dev", str(tmp_path / "ner.txt"),
+                 "--model", str(tiny), "--epochs", "4", "--lr", "1e-2", "--batch-size", "8", "--quiet",
+                 "--out", str(tmp_path / "ner")]) == 0
+    assert '"f1": 1.0' in capsys.readouterr().out
+    ner = bertkit.Predictor.load(tmp_path / "ner")
+    got = ner.predict(["Mary went to Oslo ."])[0]
+    assert got["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
+    assert got["entities"] == [{"type": "PER", "start": 0, "end": 1, "text": "Mary"},
+                               {"type": "LOC", "start": 3, "end": 4, "text": "Oslo"}]
+    main(["predict", str(tmp_path / "ner"), "-i", str(tmp_path / "ner.txt"), "-o", str(tmp_path / "ner.out")])
+    first = (tmp_path / "ner.out").read_text().splitlines()[0].split()
+    assert first[1:] == ["X", "Y", "I-PER", "B-PER"]  # input columns + predicted (IOB2) tag
+    ctx = "The capital of France is Paris. The capital of Italy is Rome."
+    qas = [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": ctx.index(a)}]}
+           for i, (q, a) in enumerate([("What is the capital of France?", "Paris"),
+                                       ("What is the capital of Italy?", "Rome")] * 16)]
+    (tmp_path / "qa.json").write_text(json.dumps({"data": [{"title": "A", "paragraphs": [{"context": ctx,
+                                                                                          "qas": qas}]}]}))
+    qa = bertkit.finetune("qa", train=tmp_path / "qa.json", dev=tmp_path / "qa.json", model=tiny, epochs=6,
+                          lr=1e-2, batch_size=8, out=tmp_path / "qa", progress=False, patience=None)
+    assert qa.report["best"]["eval_exact_match"] == 100.0
+    dst, rep = bertkit.Predictor.load(tmp_path / "qa").predict_file(tmp_path / "qa.json", tmp_path / "pred.json")
+    assert json.loads(dst.read_text())["q1"] == "Rome" and rep["metrics"]["f1"] == 100.0
