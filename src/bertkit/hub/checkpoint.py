@@ -6,16 +6,15 @@ objects are never executed: .bin files are read with torch.load(weights_only=Tru
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bertkit.atomic import write_atomic_dir
 from bertkit.errors import CheckpointError
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.config import TASKS
@@ -201,8 +200,7 @@ def save_pretrained(model: Model, path: str | Path, tokenizer: Any | None = None
         if model.task == "base" and hf.startswith(fam.base_prefix):
             hf = hf[len(fam.base_prefix):]  # HF base models are saved without the prefix
         state[hf] = t.detach().contiguous().cpu()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    def fill(tmp: Path) -> None:
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(hf_config(model), indent=2, sort_keys=True) + "\n")
         if tokenizer is not None:
@@ -211,13 +209,6 @@ def save_pretrained(model: Model, path: str | Path, tokenizer: Any | None = None
             for f in path.iterdir():
                 if not (tmp / f.name).exists() and f.name not in WEIGHT_FILES:
                     (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_atomic_dir(path, fill)
     return path
