@@ -11,8 +11,9 @@ from bertkit.objectives.masking import IGNORE, MaskingConfig, Vocab, mask_spans,
 STRATEGIES = ("token", "wwm", "span")
 
 
-def pad_examples(examples: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad input_ids (pad_id) and token_type_ids (0); attention_mask marks real tokens; scalar labels stack."""
+def pad_tokens(examples: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad input_ids (pad_id) and token_type_ids (0, where given) to the longest row; attention_mask marks
+    real tokens. The one padding routine of pretraining and fine-tuning batches."""
     T = max(len(e["input_ids"]) for e in examples)
     B = len(examples)
     ids = torch.full((B, T), pad_id, dtype=torch.long)
@@ -24,12 +25,22 @@ def pad_examples(examples: Sequence[dict[str, Any]], pad_id: int) -> dict[str, t
         if "token_type_ids" in e:
             types[i, :n] = torch.as_tensor(e["token_type_ids"])
         mask[i, :n] = 1
-    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def pad_token_labels(examples: Sequence[dict[str, Any]], width: int) -> torch.Tensor:
+    """Per-token integer labels padded with -100 (ignored by the losses) to (B, width)."""
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    for i, e in enumerate(examples):
+        labels[i, :len(e["labels"])] = torch.as_tensor(e["labels"])
+    return labels
+
+
+def pad_examples(examples: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """pad_tokens plus statically masked labels and the NSP/SOP sentence labels."""
+    batch = pad_tokens(examples, pad_id)
     if "labels" in examples[0]:  # statically masked examples carry their labels
-        labels = torch.full((B, T), IGNORE, dtype=torch.long)
-        for i, e in enumerate(examples):
-            labels[i, :len(e["labels"])] = torch.as_tensor(e["labels"])
-        batch["labels"] = labels
+        batch["labels"] = pad_token_labels(examples, batch["input_ids"].shape[1])
     for key in ("next_sentence_label", "sentence_order_label"):
         if key in examples[0]:
             batch[key] = torch.tensor([e[key] for e in examples], dtype=torch.long)

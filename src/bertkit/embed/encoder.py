@@ -182,7 +182,7 @@ class TextEncoder:
             return np.zeros((0, width), dtype=np.float32)
         ids, owner = self._encode(texts, truncate)
         model = self._model_for(precision, ids[:64])
-        rows = self._run(model, ids, pooling, layer_list, combine, batch_size, show_progress, len(texts))
+        rows = self._run(model, ids, pooling, layer_list, combine, batch_size, show_progress)
         if len(ids) == len(texts):
             out = rows
         else:  # windows of long texts: mean of their vectors
@@ -194,7 +194,8 @@ class TextEncoder:
         return out
 
     def _run(self, model: Model, ids: list[list[int]], pooling: str, layer_list: list[int], combine: str,
-             batch_size: int, show_progress: bool | None, n_texts: int) -> np.ndarray:
+             batch_size: int, show_progress: bool | None) -> np.ndarray:
+        """Pooled vectors of token-id rows, one forward per length-sorted batch: (len(ids), width)."""
         width = self.dim * (len(layer_list) if combine == "concat" else 1)
         out = np.zeros((len(ids), width), dtype=np.float32)
         need_all = layer_list != [-1]

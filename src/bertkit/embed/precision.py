@@ -54,8 +54,8 @@ def choose_precision(encoder, probe: list[list[int]]) -> str:
     device = next(encoder.model.parameters()).device.type
     if not probe or not bf16_supported(device):
         return "fp32"
-    ref = encoder._run(encoder.model, probe, "mean", [-1], "concat", len(probe), False, len(probe))
+    ref = encoder._run(encoder.model, probe, "mean", [-1], "concat", len(probe), False)
     fast = encoder._run(model_variant(encoder.model, "bf16", encoder._variants), probe, "mean", [-1], "concat",
-                        len(probe), False, len(probe))
+                        len(probe), False)
     cos = (ref * fast).sum(1) / np.maximum(np.linalg.norm(ref, axis=1) * np.linalg.norm(fast, axis=1), 1e-12)
     return "bf16" if float(cos.min()) >= AUTO_MIN_COSINE else "fp32"

@@ -16,6 +16,18 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.T
     return total / max(targets.numel(), 1)
 
 
+def masked_forward(model: nn.Module, batch: dict[str, Any]) -> tuple[Any, torch.Tensor]:
+    """Run `model` with its MLM head only at the masked positions; returns (outputs, MLM loss).
+
+    Shared by every objective that includes masked language modelling (MLM, MLM+NSP/SOP, SpanBERT).
+    """
+    labels = batch["labels"]
+    pos = labels != IGNORE
+    out = model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"), masked_positions=pos)
+    logits = out.prediction_logits if out.prediction_logits is not None else out.logits
+    return out, masked_cross_entropy(logits, labels[pos])
+
+
 class MLMObjective(nn.Module):
     """L_MLM = -mean over masked positions of log p(original token | corrupted sequence).
 
@@ -26,10 +38,5 @@ class MLMObjective(nn.Module):
     """
 
     def forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        labels = batch["labels"]
-        pos = labels != IGNORE
-        out = model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"),
-                    masked_positions=pos)
-        logits = out.prediction_logits if out.prediction_logits is not None else out.logits
-        loss = masked_cross_entropy(logits, labels[pos])
+        _, loss = masked_forward(model, batch)
         return {"loss": loss, "mlm_loss": loss}

@@ -7,8 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertkit.objectives.masking import IGNORE
-from bertkit.objectives.mlm import masked_cross_entropy
+from bertkit.objectives.mlm import masked_cross_entropy, masked_forward
 
 
 class SpanBoundaryHead(nn.Module):
@@ -48,11 +47,7 @@ class SpanBertObjective(nn.Module):
 
     def forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         labels = batch["labels"]
-        pos = labels != IGNORE
-        out = model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"),
-                    masked_positions=pos)
-        logits = out.prediction_logits if out.prediction_logits is not None else out.logits
-        mlm = masked_cross_entropy(logits, labels[pos])
+        out, mlm = masked_forward(model, batch)
         rows, span_pos = batch["sbo_row"], batch["sbo_pos"]
         sbo_logits = self.head(out.last_hidden_state, rows, batch["sbo_left"], batch["sbo_right"], batch["sbo_rel"],
                                model.input_embeddings().weight)

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertkit.objectives.masking import IGNORE
-from bertkit.objectives.mlm import masked_cross_entropy
+from bertkit.objectives.mlm import masked_forward
 
 
 class SentencePairObjective(nn.Module):
@@ -24,11 +23,7 @@ class SentencePairObjective(nn.Module):
         self.kind = kind
 
     def forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        labels = batch["labels"]
-        pos = labels != IGNORE
-        out = model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"),
-                    masked_positions=pos)
-        mlm = masked_cross_entropy(out.prediction_logits, labels[pos])
+        out, mlm = masked_forward(model, batch)
         if self.kind == "nsp":
             pair = F.cross_entropy(out.seq_relationship_logits.float(), batch["next_sentence_label"])
         else:

@@ -12,30 +12,18 @@ from typing import Any
 import numpy as np
 import torch
 
-IGNORE = -100  # target value the token losses skip
+from bertkit.data.collate import pad_token_labels, pad_tokens
+from bertkit.objectives.masking import IGNORE  # noqa: F401  (re-exported: target value the token losses skip)
 
 
 def pad_batch(features: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad to the longest feature. Token-level labels are padded with -100; float labels stay float."""
-    n = len(features)
-    T = max(len(f["input_ids"]) for f in features)
-    ids = torch.full((n, T), pad_id, dtype=torch.long)
-    types = torch.zeros((n, T), dtype=torch.long)
-    mask = torch.zeros((n, T), dtype=torch.long)
-    for i, f in enumerate(features):
-        L = len(f["input_ids"])
-        ids[i, :L] = torch.as_tensor(f["input_ids"])
-        types[i, :L] = torch.as_tensor(f["token_type_ids"])
-        mask[i, :L] = 1
-    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    batch = pad_tokens(features, pad_id)
     first = features[0]
     if "labels" in first:
         lab = first["labels"]
         if isinstance(lab, list) and first.get("token_level"):
-            labels = torch.full((n, T), IGNORE, dtype=torch.long)
-            for i, f in enumerate(features):
-                labels[i, :len(f["labels"])] = torch.as_tensor(f["labels"])
-            batch["labels"] = labels
+            batch["labels"] = pad_token_labels(features, batch["input_ids"].shape[1])
         else:
             batch["labels"] = torch.as_tensor([f["labels"] for f in features],
                                               dtype=torch.float32 if _is_float(lab) else torch.long)
