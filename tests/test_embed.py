@@ -125,6 +125,20 @@ def test_precisions(enc):
         enc.embed(["x"], precision="fp16")
 
 
+def test_parallel_batches_give_the_serial_vectors_in_order(enc, minilm_path):
+    texts = [f"sentence number {i} " + "word " * (i % 23) for i in range(150)]  # many lengths, many batches
+    serial = bertkit.load(minilm_path, workers=1)
+    parallel = bertkit.load(minilm_path, workers=2)
+    for precision in ("fp32", "bf16"):
+        one = serial.embed(texts, normalize=True, batch_size=8, precision=precision)
+        two = parallel.embed(texts, normalize=True, batch_size=8, precision=precision)
+        assert (one * two).sum(1).min() > 0.9999  # rows land where they belong
+    assert parallel._workers_for(parallel._model_for("bf16", [])) == 2
+    assert enc._workers_for(enc._model_for("fp32", [])) == 1  # fp32 gains nothing from it (measured)
+    with pytest.raises(InputError, match="workers must be >= 1"):
+        bertkit.load(minilm_path, workers=0)
+
+
 def test_bad_arguments(enc):
     with pytest.raises(InputError, match="list of texts"):
         enc.embed("just a string")

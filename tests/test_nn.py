@@ -86,3 +86,66 @@ def test_pooling_ignores_padding():
     assert pool(h, m, "mean").tolist() == [[2.0, 3.0]]
     assert pool(h, m, "max").tolist() == [[3.0, 4.0]]
     assert pool(h, m, "cls").tolist() == [[1.0, 2.0]]
+
+
+def _random_block(act: str = "gelu", pre_ln: bool = False, causal: bool = False) -> Block:
+    torch.manual_seed(0)
+    blk = make_block(32, 4, 64, act=act, pre_ln=pre_ln, causal=causal).eval()
+    with torch.no_grad():  # non-trivial LayerNorm parameters, so a dropped norm would show
+        for p in blk.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return blk
+
+
+def test_fused_block_equals_block_for_every_activation_length_and_mask():
+    from bertkit.nn.fused import FusedBlock
+
+    for act in ("gelu", "gelu_new", "relu"):
+        blk = _random_block(act)
+        fused = FusedBlock(blk)
+        for t in (5, 16, 21):  # shorter than, equal to and past one attention multiple of 16
+            x = torch.randn(3, t, 32)
+            mask = torch.ones(3, t, dtype=torch.long)
+            mask[1, t - 2:] = 0
+            mask[2, 1:] = 0
+            for bias in (None, additive_mask(mask, x.dtype)):
+                with torch.inference_mode():
+                    want, _ = blk(x, bias)
+                    got, probs = fused(x, bias)
+                    got_p, probs_p = fused(x, bias, output_attentions=True)
+                    _, want_p = blk(x, bias, output_attentions=True)
+                assert probs is None
+                torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-4)
+                torch.testing.assert_close(got_p, want, atol=2e-5, rtol=1e-4)
+                torch.testing.assert_close(probs_p, want_p, atol=1e-6, rtol=1e-5)
+
+
+def test_fused_block_in_bf16_stays_close_and_refuses_autograd():
+    import pytest
+
+    from bertkit.nn.fused import FusedBlock
+
+    blk = _random_block()
+    x = torch.randn(2, 9, 32)
+    with torch.inference_mode():
+        want, _ = blk(x)
+        got, _ = FusedBlock(blk.to(torch.bfloat16))(x.bfloat16())
+    cos = torch.nn.functional.cosine_similarity(got.float().flatten(1), want.flatten(1))
+    assert cos.min() > 0.999
+    with pytest.raises(RuntimeError, match="inference-only"):
+        FusedBlock(blk.float())(x)
+
+
+def test_fuse_for_inference_swaps_only_post_ln_self_attention_blocks():
+    from bertkit.nn.fused import FusedBlock, fuse_for_inference
+
+    stack = Stack([_random_block(), _random_block(pre_ln=True), _random_block(causal=True), _random_block("silu")])
+    assert fuse_for_inference(stack) == 1
+    assert [type(b).__name__ for b in stack.blocks] == ["FusedBlock", "Block", "Block", "Block"]
+    shared = Stack([_random_block()], num_layers=3, schedule=lambda i: [0])  # ALBERT-style sharing
+    x = torch.randn(2, 7, 32)
+    with torch.inference_mode():
+        want = shared(x)[0]
+        fuse_for_inference(shared)
+        assert isinstance(shared.blocks[0], FusedBlock)
+        torch.testing.assert_close(shared(x)[0], want, atol=5e-5, rtol=1e-4)

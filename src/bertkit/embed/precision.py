@@ -29,8 +29,30 @@ def bf16_supported(device: str = "cpu") -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def model_variant(model: Model, precision: str, cache: dict[str, Model]) -> Model:
-    """The fp32 model itself, or a cached converted copy (weights cast once, not per call)."""
+def _fused_copy(model: Model, dtype: torch.dtype) -> Model | None:
+    """A copy in `dtype` whose encoder blocks run fused oneDNN kernels (nn/fused.py), or None when none fuse."""
+    from bertkit.nn.fused import fusable, fuse_for_inference
+
+    if next(model.parameters()).device.type != "cpu" or not any(fusable(m) for m in model.modules()):
+        return None
+    twin = copy.deepcopy(model).to(dtype).eval()
+    fuse_for_inference(twin)
+    return twin
+
+
+def model_variant(model: Model, precision: str, cache: dict[str, Model], fused: bool = True) -> Model:
+    """The model the embed path runs for `precision`, built once and cached.
+
+    fp32 and bf16 on CPU: a copy with fused inference blocks (same arithmetic, fewer kernels; nn/fused.py)
+    unless fused=False (torch.compile does its own fusion); bf16 elsewhere: a bf16 copy; int8: dynamic
+    quantization of the linear layers.
+    """
+    if precision in ("fp32", "bf16") and fused:
+        key = f"{precision}-fused"
+        if key not in cache:
+            cache[key] = _fused_copy(model, torch.float32 if precision == "fp32" else torch.bfloat16) \
+                or model_variant(model, precision, cache, fused=False)
+        return cache[key]
     if precision == "fp32":
         return model
     if precision not in cache:
