@@ -30,7 +30,7 @@ RUNS_SPEC = {
              "accuracy", "accuracy >= 88%"),
     "conll": ("ner", "conll2003/train.txt", "conll2003/valid.txt",
               dict(epochs=2, lr=1e-4, batch_size=32, max_length=128), "f1", "entity F1 >= 82"),
-    "squad": ("qa", None, None, dict(epochs=2, lr=1e-4, batch_size=32, max_length=192, doc_stride=64),
+    "squad": ("qa", None, None, dict(epochs=4, lr=1e-4, batch_size=32, max_length=192, doc_stride=64),
               "f1", "F1 >= 50"),
     "stsb": ("regress", "stsb/stsb-en-train.csv", "stsb/stsb-en-dev.csv",
              dict(text_col="0", text2_col="1", label_col="2", epochs=3, lr=5e-5, batch_size=32, max_length=128),

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -19,10 +17,9 @@ from bertkit.hub.default import resolve_model_path
 from bertkit.models.model import Model
 from bertkit.embed.precision import PRECISIONS, choose_precision, model_variant
 from bertkit.nn.pooling import POOLINGS, pool
+from bertkit.parallel import default_workers, parallel_map
 
 COMBINE = ("concat", "sum", "mean")
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _max_length_from_folder(path: Path, model: Model) -> int:
@@ -45,23 +42,6 @@ def _check_texts(texts: Sequence[str] | str) -> list[str]:
         if not isinstance(t, str):
             raise InputError(f"text {i} is {type(t).__name__}, expected str")
     return texts
-
-
-def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """fn over items on `workers` threads, each with one intra-op torch thread; results in completion order.
-
-    At most 2 * workers items are taken from `items` ahead of the results, so a long stream stays bounded.
-    torch releases the GIL inside its kernels, so the threads really run in parallel."""
-    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        pending: set[Future] = set()
-        for item in items:
-            pending.add(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-        for f in as_completed(pending):
-            yield f.result()
 
 
 @dataclass
@@ -217,16 +197,11 @@ class TextEncoder:
         return out
 
     def _workers_for(self, model: Model) -> int:
-        """Batches run at once. On CPU in bf16/int8 the kernels of one small batch cannot keep several cores busy
-        (measured: 2 single-threaded batches at once embed 1.2x faster than one 2-threaded batch on 2 cores);
-        fp32 gains nothing from it, and compiled or GPU models run one batch at a time."""
+        """Batches run at once (bertkit/parallel.py): the encoder's `workers`, else one per thread in bf16/int8
+        on CPU; compiled models run one batch at a time."""
         if self.workers is not None:
             return self.workers
-        p = next(model.parameters(), None)
-        if p is None or p.device.type != "cpu" or self.compile:
-            return 1
-        low = p.dtype == torch.bfloat16 or any(m.__class__.__module__.startswith("torch.ao.") for m in model.modules())
-        return max(1, torch.get_num_threads()) if low else 1
+        return 1 if self.compile else default_workers(model)
 
     def _run(self, model: Model, ids: list[list[int]], pooling: str, layer_list: list[int], combine: str,
              batch_size: int, show_progress: bool | None) -> np.ndarray:
@@ -262,12 +237,8 @@ class TextEncoder:
                    disable=not (show_progress if show_progress is not None else n_batches > 1))
         workers = min(self._workers_for(model), n_batches)
         with bar:
-            if workers <= 1:
-                for item in self._batches(ids, batch_size):
-                    bar.update(one(item))
-            else:
-                for n in parallel_map(one, self._batches(ids, batch_size), workers):
-                    bar.update(n)
+            for n in parallel_map(one, self._batches(ids, batch_size), workers):
+                bar.update(n)
         return out
 
     @torch.inference_mode()

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from bertkit.nn.fused import fused_twin
+
 if TYPE_CHECKING:
     from bertkit.models.model import Model
 
@@ -29,17 +31,6 @@ def bf16_supported(device: str = "cpu") -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def _fused_copy(model: Model, dtype: torch.dtype) -> Model | None:
-    """A copy in `dtype` whose encoder blocks run fused oneDNN kernels (nn/fused.py), or None when none fuse."""
-    from bertkit.nn.fused import fusable, fuse_for_inference
-
-    if next(model.parameters()).device.type != "cpu" or not any(fusable(m) for m in model.modules()):
-        return None
-    twin = copy.deepcopy(model).to(dtype).eval()
-    fuse_for_inference(twin)
-    return twin
-
-
 def model_variant(model: Model, precision: str, cache: dict[str, Model], fused: bool = True) -> Model:
     """The model the embed path runs for `precision`, built once and cached.
 
@@ -50,7 +41,7 @@ def model_variant(model: Model, precision: str, cache: dict[str, Model], fused: 
     if precision in ("fp32", "bf16") and fused:
         key = f"{precision}-fused"
         if key not in cache:
-            cache[key] = _fused_copy(model, torch.float32 if precision == "fp32" else torch.bfloat16) \
+            cache[key] = fused_twin(model, torch.float32 if precision == "fp32" else torch.bfloat16) \
                 or model_variant(model, precision, cache, fused=False)
         return cache[key]
     if precision == "fp32":

@@ -15,6 +15,8 @@ Training, pre-LN, causal and cross-attention blocks are left as they are.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,3 +118,13 @@ def fuse_for_inference(model: nn.Module) -> int:
                     blocks[i] = FusedBlock(blk)
                     n += 1
     return n
+
+
+def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
+    """An eval copy of a CPU model in `dtype` with its blocks fused, or None when no block can be fused."""
+    p = next(model.parameters(), None)
+    if p is None or p.device.type != "cpu" or not any(fusable(m) for m in model.modules()):
+        return None
+    twin = copy.deepcopy(model).to(dtype).eval()
+    fuse_for_inference(twin)
+    return twin

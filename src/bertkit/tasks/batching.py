@@ -74,27 +74,45 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
               batch_size: int = 64, token_level: bool = False, precision: str = "fp32",
               progress: bool = False) -> list[dict[str, np.ndarray]]:
     """Model outputs per feature, in input order: for each feature {key: float32 array}; token-level
-    outputs are cut to the feature's own length. Batches are formed from length-sorted features."""
+    outputs are cut to the feature's own length. Batches are formed from length-sorted features.
+
+    bf16 on CPU runs a bf16 copy with fused inference blocks (nn/fused.py) and, like embed, several
+    single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast."""
+    from contextlib import nullcontext
+
     from tqdm.auto import tqdm
+
+    from bertkit.nn.fused import fused_twin
+    from bertkit.parallel import default_workers, parallel_map
 
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     out: list[dict[str, np.ndarray]] = [{} for _ in features]
     device = next(model.parameters()).device
     was = model.training
     model.eval()
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else torch.autocast(
-        device.type, enabled=False)
-    starts = range(0, len(order), batch_size)
-    for s in tqdm(starts, desc="predict", disable=not progress, dynamic_ncols=True):
+    runner, autocast = model, precision == "bf16"
+    if autocast and len(features) > batch_size:  # a copy pays off beyond one batch
+        twin = fused_twin(model, torch.bfloat16)
+        if twin is not None:
+            runner, autocast = twin, False
+
+    def one(s: int) -> None:
         idx = order[s:s + batch_size]
         batch = pad_batch([{"input_ids": features[i]["input_ids"], "token_type_ids": features[i]["token_type_ids"]}
                            for i in idx], pad_id)
-        with ctx:
-            res = model(batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                        batch["token_type_ids"].to(device))
-        for key in keys:
-            val = res[key].float().cpu().numpy()
-            for row, i in enumerate(idx):
-                out[i][key] = val[row, :len(features[i]["input_ids"])] if token_level else val[row]
+        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else nullcontext()
+        with torch.inference_mode(), ctx:
+            res = runner(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                         batch["token_type_ids"].to(device))
+            for key in keys:
+                val = res[key].float().cpu().numpy()
+                for row, i in enumerate(idx):
+                    out[i][key] = val[row, :len(features[i]["input_ids"])] if token_level else val[row]
+
+    starts = range(0, len(order), batch_size)
+    bar = tqdm(total=len(starts), desc="predict", disable=not progress, dynamic_ncols=True)
+    with bar:
+        for _ in parallel_map(one, starts, min(default_workers(runner), len(starts))):
+            bar.update(1)
     model.train(was)
     return out
