@@ -149,3 +149,20 @@ def test_fuse_for_inference_swaps_only_post_ln_self_attention_blocks():
         fuse_for_inference(shared)
         assert isinstance(shared.blocks[0], FusedBlock)
         torch.testing.assert_close(shared(x)[0], want, atol=5e-5, rtol=1e-4)
+
+
+def test_fused_twin_falls_back_with_a_warning_when_onednn_cannot_run(monkeypatch):
+    import pytest
+
+    from bertkit.nn.fused import fused_twin
+
+    model = Stack([_random_block()])
+    assert fused_twin(model, torch.float32) is not None
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no oneDNN kernel for this CPU")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", broken)
+    with pytest.warns(UserWarning, match="fused CPU kernels unavailable"):
+        assert fused_twin(model, torch.float32) is None
+    assert type(model.blocks[0]).__name__ == "Block"  # the original is never modified

@@ -127,4 +127,13 @@ def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
         return None
     twin = copy.deepcopy(model).to(dtype).eval()
     fuse_for_inference(twin)
+    block = next(m for m in twin.modules() if isinstance(m, FusedBlock))
+    try:  # a oneDNN build that cannot run these kernels here falls back to the plain model, with a warning
+        with torch.inference_mode():
+            block(torch.zeros(1, 3, block.num_heads * block.head_dim, dtype=dtype))
+    except RuntimeError as e:
+        import warnings
+
+        warnings.warn(f"fused CPU kernels unavailable ({e}); running the unfused model", stacklevel=2)
+        return None
     return twin
