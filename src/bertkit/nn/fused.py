@@ -39,7 +39,7 @@ def _pack(w: torch.Tensor) -> torch.Tensor:
 
 
 def fusable(block: nn.Module) -> bool:
-    """True for a post-LN self-attention block in eval mode with a supported activation, on CPU."""
+    """True for a post-LN, non-causal self-attention block on CPU (fp32/bf16) with GELU, tanh-GELU or ReLU."""
     if not isinstance(block, Block) or block.pre_ln or block.cross is not None or block.attn.causal:
         return False
     a, f = block.attn, block.ff
@@ -58,13 +58,10 @@ class FusedBlock(nn.Module):
         self.num_heads, self.head_dim = a.num_heads, a.head_dim
 
         def bias_of(*layers: nn.Linear) -> torch.Tensor | None:
-            if any(layer.bias is None for layer in layers):
-                if all(layer.bias is None for layer in layers):
-                    return None
-                return torch.cat([layer.bias.detach() if layer.bias is not None
-                                  else torch.zeros(layer.out_features, dtype=layer.weight.dtype)
-                                  for layer in layers])
-            return torch.cat([layer.bias.detach() for layer in layers])
+            if all(layer.bias is None for layer in layers):
+                return None
+            return torch.cat([layer.bias.detach() if layer.bias is not None
+                              else layer.weight.new_zeros(layer.out_features) for layer in layers])
 
         # packed weights are plain attributes: opaque oneDNN tensors, never saved, moved or trained
         self.w_qkv, self.b_qkv = _pack(torch.cat([a.q.weight, a.k.weight, a.v.weight])), bias_of(a.q, a.k, a.v)
