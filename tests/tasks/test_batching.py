@@ -31,3 +31,23 @@ def test_bf16_fused_parallel_outputs_match_fp32_in_order():
         flat_g = np.concatenate([g[key].ravel() for g in got])
         assert np.corrcoef(flat_w, flat_g)[0, 1] > 0.999  # same values at the same places, not just small ones
     assert fused_twin(model, torch.bfloat16) is not None  # the bf16 path above ran fused blocks
+
+
+def test_fused_copy_is_reused_until_the_weights_change():
+    torch.manual_seed(0)
+    cfg = bertkit.ModelConfig(vocab_size=50, hidden_size=32, num_layers=1, num_heads=4, intermediate_size=64,
+                              max_positions=32, num_labels=2)
+    model = bertkit.build_model(cfg, "classification").eval()
+    feats = [{"input_ids": [2, 5 + i % 40, 3], "token_type_ids": [0, 0, 0]} for i in range(20)]
+    cache: dict = {}
+    first = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache=cache)
+    twin = cache["twin"]
+    again = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache=cache)
+    assert cache["twin"] is twin  # no second copy for unchanged weights
+    np.testing.assert_array_equal(np.stack([o["logits"] for o in first]), np.stack([o["logits"] for o in again]))
+    with torch.no_grad():  # an optimizer step changes weights in place
+        model.heads["classification"].out.bias.add_(10.0)
+    moved = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache=cache)
+    assert cache["twin"] is not twin
+    np.testing.assert_allclose(np.stack([o["logits"] for o in moved]) - np.stack([o["logits"] for o in first]),
+                               10.0, atol=0.1)

@@ -72,12 +72,14 @@ def grouped_collate(pad_id: int):
 @torch.no_grad()
 def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id: int, keys: Sequence[str],
               batch_size: int = 64, token_level: bool = False, precision: str = "fp32",
-              progress: bool = False) -> list[dict[str, np.ndarray]]:
+              progress: bool = False, cache: dict | None = None) -> list[dict[str, np.ndarray]]:
     """Model outputs per feature, in input order: for each feature {key: float32 array}; token-level
     outputs are cut to the feature's own length. Batches are formed from length-sorted features.
 
     bf16 on CPU runs a bf16 copy with fused inference blocks (nn/fused.py) and, like embed, several
-    single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast."""
+    single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast. With `cache` (a dict the
+    caller keeps), the copy is reused across calls until any weight of `model` changes in place (an optimizer
+    step, a load): the key is the parameters' version counters."""
     from contextlib import nullcontext
 
     from tqdm.auto import tqdm
@@ -91,8 +93,14 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
     was = model.training
     model.eval()
     runner, autocast = model, precision == "bf16"
-    if autocast and len(features) > batch_size:  # a copy pays off beyond one batch
-        twin = fused_twin(model, torch.bfloat16)
+    if autocast and (len(features) > batch_size or cache):  # a new copy pays off beyond one batch
+        key = (id(model), tuple(p._version for p in model.parameters()))
+        if cache is not None and cache.get("key") == key:
+            twin = cache["twin"]
+        else:
+            twin = fused_twin(model, torch.bfloat16)
+            if cache is not None:
+                cache.update(key=key, twin=twin)
         if twin is not None:
             runner, autocast = twin, False
 

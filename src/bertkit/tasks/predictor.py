@@ -47,6 +47,7 @@ class Predictor:
         if task not in MODEL_TASK:
             raise InputError(f"unknown task {task!r}; expected one of {', '.join(MODEL_TASK)}")
         self.task, self.model, self.tokenizer, self.settings = task, model, tokenizer, dict(settings)
+        self._fast: dict = {}  # run_model's fused bf16 copy, rebuilt when the weights change
 
     @property
     def labels(self) -> list[str] | None:
@@ -82,11 +83,12 @@ class Predictor:
         bs, prec = int(self._s("batch_size", 64)), self._s("precision", "fp32")
         pad = self.tokenizer.pad_token_id or 0
         if self.task == "qa":
-            outs = run_model(self.model, enc.feats, pad, ("start_logits", "end_logits"), bs, True, prec, progress)
+            outs = run_model(self.model, enc.feats, pad, ("start_logits", "end_logits"), bs, True, prec, progress,
+                             self._fast)
             return Q.best_spans(enc.feats, enc.owner, outs, enc.examples, int(self._s("n_best", 20)),
                                 int(self._s("max_answer_length", 30)))
         if self.task == "ner":
-            outs = run_model(self.model, enc.feats, pad, ("logits",), bs, True, prec, progress)
+            outs = run_model(self.model, enc.feats, pad, ("logits",), bs, True, prec, progress, self._fast)
             words = N.decode_words(enc.feats, enc.owner, [o["logits"] for o in outs],
                                    [len(s) for s in enc.examples], self.labels)
             res = []
@@ -95,7 +97,7 @@ class Predictor:
                         for t, a, b in M.get_entities([tags])]
                 res.append({"tags": tags, "scores": probs, "entities": ents})
             return res
-        outs = run_model(self.model, enc.feats, pad, ("logits",), bs, False, prec, progress)
+        outs = run_model(self.model, enc.feats, pad, ("logits",), bs, False, prec, progress, self._fast)
         kind = self._s("kind", "single_label")
         scores = C.example_scores([o["logits"] for o in outs], enc.owner, enc.n, kind,
                                   self._s("combine", "truncate"), float(self._s("c", 2.0)))
