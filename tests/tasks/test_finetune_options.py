@@ -1,12 +1,16 @@
 """Fine-tuning options: frozen encoder, long-document windows, multi-label, regression output."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import bertkit
 from bertkit.cli.main import main
+from bertkit.errors import InputError
+from bertkit.tasks.batching import pad_batch
 from bertkit.tasks.classification import softmax
 from bertkit.tasks.long_docs import combine_windows
 
@@ -70,3 +74,57 @@ def test_time_budget_stops_and_scores_last_state(tiny, tmp_path):
     assert bertkit.Predictor.load(tmp_path / "o").score(clf.encode(["item 1 is good"], gold=["1"])) == \
         clf.score(clf.encode(["item 1 is good"], gold=["1"]))
     assert not (tmp_path / "o" / "training" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_mean_pooled_classifier_reads_unpadded_tokens_and_round_trips(family, tmp_path):
+    torch.manual_seed(0)
+    cfg = bertkit.ModelConfig(family=family, vocab_size=50, hidden_size=16, num_layers=2, num_heads=2,
+                              intermediate_size=24, max_positions=40, pad_token_id=1,
+                              position_offset=family == "roberta", extra={"classifier_pooling": "mean"})
+    net = bertkit.build_model(cfg, "classification").eval()
+    ids = torch.tensor([[0, 5, 6, 7, 2, 1, 1], [0, 8, 9, 10, 11, 12, 2]])
+    mask = (ids != 1).long()
+    with torch.no_grad():
+        out = net(ids, mask)
+        x = out.last_hidden_state
+        mean = torch.stack([x[0, :5].mean(0), x[1].mean(0)])
+        torch.testing.assert_close(out.logits, net.heads["classification"].from_vector(mean))
+        alone = net(ids[:1, :5], mask[:1, :5]).logits  # padding does not move the mean
+        torch.testing.assert_close(out.logits[:1], alone, atol=1e-6, rtol=1e-5)
+        net.config.extra["classifier_pooling"] = "cls"
+        assert not torch.allclose(net(ids, mask).logits, out.logits)  # the switch is what changed the logits
+        net.config.extra["classifier_pooling"] = "mean"
+    bertkit.save_pretrained(net, tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["classifier_pooling"] == "mean"
+    back = bertkit.from_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        torch.testing.assert_close(back(ids, mask).logits, out.logits)
+    with pytest.raises(InputError, match="classifier_pooling must be one of cls, mean, got 'max'"):
+        bertkit.build_model(cfg.replace(extra={"classifier_pooling": "max"}), "classification")
+
+
+def test_finetune_mean_pooling_saves_and_predicts_the_same(tiny, tmp_path, capsys):
+    rows = ["text,label"] + [f"word{i % 7} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(32)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    assert main(["finetune", "classify", "--train", str(tmp_path / "t.csv"), "--model", str(tiny), "--epochs", "1",
+                 "--batch-size", "8", "--pooling", "mean", "--quiet", "--out", str(tmp_path / "clf")]) == 0
+    assert json.loads((tmp_path / "clf" / "config.json").read_text())["classifier_pooling"] == "mean"
+    clf = bertkit.Predictor.load(tmp_path / "clf")
+    assert clf.model.config.classifier_pooling == "mean"
+    clf.settings["precision"] = "fp32"
+    texts = ["word3 is good", "word1 is bad and longer than the other one"]
+    enc = pad_batch(clf.encode(texts).feats, 0)
+    with torch.no_grad():
+        logits = clf.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]).logits
+    got = [[r["probabilities"][k] for k in ("0", "1")] for r in clf.predict(texts)]
+    np.testing.assert_allclose(got, softmax(logits.numpy()), atol=1e-5)
+    # fine-tuning it again with pooling="cls" switches back; the key leaves config.json
+    again = bertkit.finetune("classify", train=tmp_path / "t.csv", model=tmp_path / "clf", epochs=1, batch_size=8,
+                             pooling="cls", out=tmp_path / "clf2", progress=False)
+    assert again.model.config.classifier_pooling == "cls"
+    assert "classifier_pooling" not in json.loads((tmp_path / "clf2" / "config.json").read_text())
+    with pytest.raises(InputError, match="pooling is for the classify, pair and regress tasks, not ner"):
+        bertkit.finetune("ner", train=tmp_path / "t.csv", model=tiny, pooling="mean", progress=False)
+    with pytest.raises(InputError, match="pooling must be cls or mean, got 'max'"):
+        bertkit.finetune("classify", train=tmp_path / "t.csv", model=tiny, pooling="max", progress=False)

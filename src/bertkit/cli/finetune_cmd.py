@@ -18,7 +18,8 @@ def _run_task(args: argparse.Namespace) -> int:
         text2_col=args.text2_col, label_col=args.label_col, multi_label=args.multi_label, label_sep=args.label_sep,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
-        max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, progress=not args.quiet)
+        max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
+        progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -64,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze", default="none", help="none | encoder | top:K (K top layers trainable)")
     p.add_argument("--long-docs", default="truncate", choices=["truncate", "clinical", "mean", "max"],
                    help="split long texts into windows and combine (clinical = ClinicalBERT's formula)")
+    p.add_argument("--pooling", choices=["cls", "mean"],
+                   help="classify/pair/regress: read the first token (cls, as transformers; the default) or the "
+                        "mean of all tokens (suits MLM-only pretrained checkpoints; bertkit-only)")
     p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--seed", type=int, default=0)

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+POOLINGS = ("cls", "mean")
 TASKS = ("base", "mlm", "pretraining", "classification", "token_classification", "qa", "rtd")
 
 
@@ -39,6 +40,14 @@ class ModelConfig:
     @property
     def emb_dim(self) -> int:
         return self.embedding_size or self.hidden_size
+
+    @property
+    def classifier_pooling(self) -> str:
+        """How the sequence classifier reads the text: "cls" (the first token, through the pooler where the
+        family has one, as in transformers) or "mean" (the mean of the unpadded token vectors). Stored in
+        config.json as `classifier_pooling` only when "mean"; transformers ignores that key and would read
+        the first token, so a mean-pooled classifier gives its predictions only in bertkit."""
+        return str(self.extra.get("classifier_pooling", "cls"))
 
     @property
     def head_dropout(self) -> float:

@@ -69,10 +69,23 @@ class ClassifierHead(nn.Module):
     def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
         if self.dense is None:
             return self.out(self.drop(pooled))
-        h = x[:, 0]
+        return self.from_vector(x[:, 0])
+
+    def from_vector(self, h: torch.Tensor) -> torch.Tensor:
+        """The head on one vector per text (B, C) instead of the first token: used for mean pooling."""
+        if self.dense is None:
+            return self.out(self.drop(h))
         if self.dropout_first:
             h = self.drop(h)
         return self.out(self.drop(self.act(self.dense(h))))
+
+
+def masked_mean(x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the unpadded positions: (B, T, C), (B, T) of 1/0 -> (B, C)."""
+    if attention_mask is None:
+        return x.mean(1)
+    m = attention_mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1)
 
 
 class ReplacedTokenHead(nn.Module):

@@ -89,13 +89,16 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              out: str | Path | None = None, seed: int = 0, precision: str = "auto", patience: int | None = 2,
              warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
-             time_budget: float | None = None, progress: bool = True) -> Predictor:
+             time_budget: float | None = None, pooling: str | None = None, progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
     IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
     epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
     freeze: none | encoder | top:K. long_docs: truncate | clinical | mean | max (window texts, combine).
+    pooling (classify, pair, regress; None keeps the checkpoint's, else "cls"): "cls" reads the first token through the pooler, as transformers does;
+    "mean" averages the token vectors, which suits checkpoints pretrained with MLM alone (their pooler and
+    first token were never trained); a mean-pooled model gives its predictions in bertkit only.
     time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
@@ -104,6 +107,10 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"unknown fine-tuning task {task!r}; expected one of {', '.join(MODEL_TASK)}")
     if multi_label and task != "classify":
         raise InputError("multi_label is for the classify task")
+    if pooling not in (None, "cls", "mean"):
+        raise InputError(f"pooling must be cls or mean, got {pooling!r}")
+    if pooling is not None and task not in ("classify", "pair", "regress"):
+        raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     from bertkit.hub import from_pretrained
     from bertkit.hub.default import resolve_model_path
     from bertkit.tokenizers import Tokenizer
@@ -131,6 +138,10 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         warnings.filterwarnings("ignore", message=".*newly initialised.*")
         net = from_pretrained(model_dir, task=MODEL_TASK[task], num_labels=None if task == "qa" else n_out,
                               id2label=dict(enumerate(labels)) if labels and task != "regress" else None)
+    if pooling == "mean":
+        net.config.extra["classifier_pooling"] = "mean"
+    elif pooling == "cls":
+        net.config.extra.pop("classifier_pooling", None)
     if kind != "single_label" and task != "ner" and task != "qa":
         net.config.problem_type = "regression" if kind == "regression" else "multi_label_classification"
     params = apply_freezing(net, freeze)
