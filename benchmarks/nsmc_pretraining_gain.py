@@ -2,9 +2,11 @@
 checkpoint pretrained with `bertkit pretrain` and from random initialisation of the same architecture.
 
     python benchmarks/nsmc_pretraining_gain.py --pretrained runs/ko-bert/model --data ../shared/data/nsmc \
-        [--train-rows 30000] [--max-steps 1500] [--batch-size 64] [--lr 1e-4[,3e-4,...]] [--pooling cls|mean]
+        [--train-rows 30000] [--max-steps 1500] [--batch-size 64] [--lr 1e-4[,3e-4,...]] [--pooling cls|mean] [--seeds N]
 
 Both runs use the same data, steps, batch, learning rate(s) and seed; dev = nsmc_rawderived_dev_sample.txt.
+With --seeds N each arm is fine-tuned N times (seeds 0..N-1; the random arm also starts from N different
+initialisations) and the mean accuracy is compared.
 With several learning rates, every arm runs at each one and each arm is reported at its best (the same
 grid for both, so neither gets more tuning than the other).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -33,39 +36,49 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--pooling", default="cls", choices=["cls", "mean"],
                     help="classifier input for both arms: first token through the pooler, or mean of tokens")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="repeat each arm with seeds 0..N-1 (the random arm's initial weights, the new head, the "
+                         "batch order) and report the mean: one run of a random-initialised model varies by points")
     a = ap.parse_args()
+    grid = [float(x) for x in str(a.lr).split(",")]
+    seeds = list(range(a.seeds))
+    # arm -> lr -> accuracy per seed
+    acc: dict[str, dict[float, list[float]]] = {"pretrained": {}, "random init": {}}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         lines = (a.data / "nsmc_rawderived_train.txt").read_text(encoding="utf-8").splitlines()
         (d / "train.tsv").write_text("\n".join(lines[: a.train_rows + 1]) + "\n", encoding="utf-8")
         src = bertkit.from_pretrained(a.pretrained)
-        torch.manual_seed(0)
-        random = Model(src.config, "base")  # same architecture, fresh N(0, 0.02) weights
-        bertkit.save_pretrained(random, d / "random", tokenizer=bertkit.Tokenizer.from_pretrained(a.pretrained))
-        results: dict[str, tuple[float, float, float]] = {}  # arm -> (best accuracy, its lr, seconds)
-        grid = [float(x) for x in str(a.lr).split(",")]
-        for name, model in [("pretrained", a.pretrained), ("random init", d / "random")]:
-            for lr in grid:
-                t = time.perf_counter()
-                pred = bertkit.finetune("classify", train=d / "train.tsv",
-                                        dev=a.data / "nsmc_rawderived_dev_sample.txt", model=model,
-                                        text_col="document", label_col="label", epochs=10, max_steps=a.max_steps,
-                                        batch_size=a.batch_size, lr=lr, max_length=a.max_length,
-                                        out=d / f"ft-{name.split()[0]}-{lr}", pooling=a.pooling,
-                                        progress=False)
-                acc = (pred.report.get("best") or {}).get("eval_accuracy")
-                secs = time.perf_counter() - t
-                print(f"  {name:<12} lr {lr:g}: dev accuracy {acc:.4f} ({secs:.0f} s)", flush=True)
-                if name not in results or acc > results[name][0]:
-                    results[name] = (acc, lr, secs)
+        tok = bertkit.Tokenizer.from_pretrained(a.pretrained)
+        for seed in seeds:
+            torch.manual_seed(seed)
+            random = Model(src.config, "base")  # same architecture, fresh N(0, 0.02) weights
+            bertkit.save_pretrained(random, d / f"random-{seed}", tokenizer=tok)
+            for name in acc:
+                model = a.pretrained if name == "pretrained" else d / f"random-{seed}"
+                for lr in grid:
+                    t = time.perf_counter()
+                    pred = bertkit.finetune("classify", train=d / "train.tsv",
+                                            dev=a.data / "nsmc_rawderived_dev_sample.txt", model=model,
+                                            text_col="document", label_col="label", epochs=10,
+                                            max_steps=a.max_steps, batch_size=a.batch_size, lr=lr,
+                                            max_length=a.max_length, out=d / f"ft-{name.split()[0]}-{lr}-{seed}",
+                                            pooling=a.pooling, seed=seed, progress=False)
+                    x = (pred.report.get("best") or {}).get("eval_accuracy")
+                    acc[name].setdefault(lr, []).append(x)
+                    print(f"  seed {seed} {name:<12} lr {lr:g}: dev accuracy {x:.4f} "
+                          f"({time.perf_counter() - t:.0f} s)", flush=True)
     print(f"train rows {a.train_rows}, steps {a.max_steps}, batch {a.batch_size}, lr grid {grid}, "
-          f"max length {a.max_length}, pooling {a.pooling}")
-    for name, (acc, lr, secs) in results.items():
-        print(f"{name:<12} dev accuracy {acc:.4f}  (best lr {lr:g}, {secs:.0f} s)")
-    gain = (results["pretrained"][0] - results["random init"][0]) * 100
+          f"max length {a.max_length}, pooling {a.pooling}, seeds {len(seeds)}")
+    best: dict[str, float] = {}
+    for name, by_lr in acc.items():  # each arm at the lr with the best mean over seeds
+        lr, xs = max(by_lr.items(), key=lambda kv: statistics.fmean(kv[1]))
+        best[name] = statistics.fmean(xs)
+        spread = f" +- {statistics.stdev(xs):.4f} (sd), runs {', '.join(f'{x:.4f}' for x in xs)}" if len(xs) > 1 else ""
+        print(f"{name:<12} dev accuracy {best[name]:.4f}{spread}  (best lr {lr:g})")
+    gain = (best["pretrained"] - best["random init"]) * 100
     print(f"pretraining adds {gain:+.2f} accuracy points (target >= +2; target accuracy >= 82%)")
-    print(json.dumps({k: v[0] for k, v in results.items()}))
-
+    print(json.dumps(best))
 
 if __name__ == "__main__":
     main()
