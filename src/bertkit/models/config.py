@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-POOLINGS = ("cls", "mean")
+CLASSIFIER_POOLINGS = ("cls", "mean")
 TASKS = ("base", "mlm", "pretraining", "classification", "token_classification", "qa", "rtd")
 
 

@@ -7,11 +7,12 @@ import torch
 from torch import nn
 
 from bertkit.errors import InputError
-from bertkit.models.config import POOLINGS, TASKS, ModelConfig
+from bertkit.models.config import CLASSIFIER_POOLINGS, TASKS, ModelConfig
 from bertkit.models.family import Family, get_family
 from bertkit.nn.attention import additive_mask
 from bertkit.nn.embeddings import Embeddings
-from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead, masked_mean
+from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead
+from bertkit.nn.pooling import pool
 from bertkit.nn.stack import Stack, make_block
 
 
@@ -102,8 +103,8 @@ class Model(nn.Module):
         super().__init__()
         if task not in TASKS:
             raise InputError(f"unknown task {task!r}; expected one of {TASKS}")
-        if cfg.classifier_pooling not in POOLINGS:
-            raise InputError(f"classifier_pooling must be one of {', '.join(POOLINGS)}, "
+        if cfg.classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise InputError(f"classifier_pooling must be one of {', '.join(CLASSIFIER_POOLINGS)}, "
                              f"got {cfg.classifier_pooling!r}")
         fam: Family = get_family(cfg.family)
         self.config, self.task, self.family = cfg, task, fam
@@ -162,11 +163,13 @@ class Model(nn.Module):
             elif name == "classification":
                 pooling = self.config.classifier_pooling
                 if pooling == "mean":
-                    out.logits = head.from_vector(masked_mean(x, attention_mask))
+                    mask = attention_mask if attention_mask is not None else torch.ones(x.shape[:2], device=x.device)
+                    out.logits = head.from_vector(pool(x, mask, "mean"))
                 elif pooling == "cls":
                     out.logits = head(x, out.pooler_output)
                 else:
-                    raise InputError(f"classifier_pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+                    raise InputError(f"classifier_pooling must be one of {', '.join(CLASSIFIER_POOLINGS)}, "
+                                     f"got {pooling!r}")
             elif name == "qa":
                 start, end = head(x).split(1, dim=-1)
                 out.start_logits, out.end_logits = start.squeeze(-1), end.squeeze(-1)

@@ -80,13 +80,6 @@ class ClassifierHead(nn.Module):
         return self.out(self.drop(self.act(self.dense(h))))
 
 
-def masked_mean(x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean over the unpadded positions: (B, T, C), (B, T) of 1/0 -> (B, C)."""
-    if attention_mask is None:
-        return x.mean(1)
-    m = attention_mask.to(x.dtype).unsqueeze(-1)
-    return (x * m).sum(1) / m.sum(1).clamp(min=1)
-
 
 class ReplacedTokenHead(nn.Module):
     """ELECTRA discriminator: one logit per token, > 0 means 'replaced'. (B, T, C) -> (B, T)."""
