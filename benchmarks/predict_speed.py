@@ -39,9 +39,10 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     a = ap.parse_args()
 
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     import bertkit
     from bertkit.tasks.files import read_task_file
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     texts = read_task_file("classify", a.texts, kind="single_label", text_col=a.text_col,
                            label_col=a.label_col)[0].inputs
@@ -49,7 +50,7 @@ def main() -> None:
         small = Path(d) / "train.tsv"
         lines = a.train.read_text(encoding="utf-8").splitlines()
         small.write_text("\n".join(lines[:513]) + "\n", encoding="utf-8")
-        pred = bertkit.finetune("classify", train=small, model=a.model, text_col=a.text_col, label_col=a.label_col,
+        bertkit.finetune("classify", train=small, model=a.model, text_col=a.text_col, label_col=a.label_col,
                                 max_steps=16, batch_size=32, max_length=a.max_length, out=Path(d) / "clf",
                                 progress=False)
         pred = bertkit.Predictor.load(Path(d) / "clf")

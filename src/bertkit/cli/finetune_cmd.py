@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="split long texts into windows and combine (clinical = ClinicalBERT's formula)")
     p.add_argument("--pooling", choices=["cls", "mean"],
                    help="classify/pair/regress: read the first token (cls, as transformers; the default) or the "
-                        "mean of all tokens (suits MLM-only pretrained checkpoints; bertkit-only)")
+                        "mean of all tokens (bertkit-only: transformers would read the first token)")
     p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--seed", type=int, default=0)

@@ -47,7 +47,13 @@ class ModelConfig:
         family has one, as in transformers) or "mean" (the mean of the unpadded token vectors). Stored in
         config.json as `classifier_pooling` only when "mean"; transformers ignores that key and would read
         the first token, so a mean-pooled classifier gives its predictions only in bertkit."""
-        return str(self.extra.get("classifier_pooling", "cls"))
+        pooling = self.extra.get("classifier_pooling", "cls")
+        if pooling not in CLASSIFIER_POOLINGS:
+            from bertkit.errors import InputError
+
+            raise InputError(f"classifier_pooling must be one of {', '.join(CLASSIFIER_POOLINGS)}, "
+                             f"got {pooling!r}")
+        return str(pooling)
 
     @property
     def head_dropout(self) -> float:

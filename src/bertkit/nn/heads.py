@@ -67,9 +67,7 @@ class ClassifierHead(nn.Module):
         self.out = nn.Linear(dim, n)
 
     def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
-        if self.dense is None:
-            return self.out(self.drop(pooled))
-        return self.from_vector(x[:, 0])
+        return self.from_vector(pooled if self.dense is None else x[:, 0])
 
     def from_vector(self, h: torch.Tensor) -> torch.Tensor:
         """The head on one vector per text (B, C) instead of the first token: used for mean pooling."""
@@ -78,7 +76,6 @@ class ClassifierHead(nn.Module):
         if self.dropout_first:
             h = self.drop(h)
         return self.out(self.drop(self.act(self.dense(h))))
-
 
 
 class ReplacedTokenHead(nn.Module):

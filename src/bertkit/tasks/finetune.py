@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from bertkit.errors import InputError
+from bertkit.models.config import CLASSIFIER_POOLINGS
 from bertkit.tasks import classification as C
 from bertkit.tasks.batching import GroupedBatches, grouped_collate
 from bertkit.tasks.files import TaskData, read_task_file
@@ -96,9 +97,10 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
     epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
     freeze: none | encoder | top:K. long_docs: truncate | clinical | mean | max (window texts, combine).
-    pooling (classify, pair, regress; None keeps the checkpoint's, else "cls"): "cls" reads the first token through the pooler, as transformers does;
-    "mean" averages the token vectors, which suits checkpoints pretrained with MLM alone (their pooler and
-    first token were never trained); a mean-pooled model gives its predictions in bertkit only.
+    pooling (classify, pair, regress; None keeps the checkpoint's, else "cls"): "cls" reads the first token
+    through the pooler, as transformers does; "mean" averages the token vectors (an option for checkpoints
+    pretrained by MLM alone, whose first token was never trained; on NSMC it did worse, see docs/results.md).
+    A mean-pooled model gives its predictions in bertkit only.
     time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
@@ -107,8 +109,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"unknown fine-tuning task {task!r}; expected one of {', '.join(MODEL_TASK)}")
     if multi_label and task != "classify":
         raise InputError("multi_label is for the classify task")
-    if pooling not in (None, "cls", "mean"):
-        raise InputError(f"pooling must be cls or mean, got {pooling!r}")
+    if pooling is not None and pooling not in CLASSIFIER_POOLINGS:
+        raise InputError(f"pooling must be {' or '.join(CLASSIFIER_POOLINGS)}, got {pooling!r}")
     if pooling is not None and task not in ("classify", "pair", "regress"):
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     from bertkit.hub import from_pretrained
