@@ -1,4 +1,5 @@
-"""`bertkit tokenizer train|stats`: build a vocabulary from text files, or measure one."""
+"""`bertkit tokenizer train|stats|extend`: build a vocabulary from text files, measure one, or give a
+pretrained one the characters a new corpus needs."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--against", default=None, help="a second tokenizer folder to compare with")
     s.add_argument("--top", type=int, default=10)
     s.set_defaults(func=run_stats)
+    e = verbs.add_parser("extend", help="copy a WordPiece checkpoint with its [unused] slots holding the "
+                                        "characters a corpus needs (then continue pretraining it)")
+    e.add_argument("model", help="checkpoint folder with a WordPiece vocab.txt")
+    e.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
+    e.add_argument("-o", "--output", required=True, help="new folder: the checkpoint with the filled vocabulary")
+    e.add_argument("--min-count", type=int, default=3, help="fill only pieces the corpus uses at least K times")
+    e.set_defaults(func=run_extend)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -53,4 +61,19 @@ def run_stats(args: argparse.Namespace) -> int:
         other = Tokenizer.from_pretrained(args.against)
         print(format_stats(args.against, token_stats(other, lines, args.top), args.top))
         print(f"vocabulary overlap |A∩B|/|A∪B|: {vocab_overlap(tok, other):.4f}")
+    return 0
+
+
+def run_extend(args: argparse.Namespace) -> int:
+    from bertkit.errors import InputError
+    from bertkit.tokenizers.extend import extend_checkpoint
+    from bertkit.tokenizers.train import read_corpus
+
+    if args.min_count < 1:
+        raise InputError(f"--min-count must be at least 1, got {args.min_count}")
+    report = extend_checkpoint(args.model, read_corpus(args.input), args.output, args.min_count)
+    shown = ", ".join(f"{piece} ({n})" for _, piece, n in report.added[:12])
+    print(f"{report.summary()} -> {args.output}")
+    if shown:
+        print(f"most used new pieces: {shown}")
     return 0
