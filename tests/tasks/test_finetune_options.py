@@ -128,3 +128,22 @@ def test_finetune_mean_pooling_saves_and_predicts_the_same(tiny, tmp_path, capsy
         bertkit.finetune("ner", train=tmp_path / "t.csv", model=tiny, pooling="mean", progress=False)
     with pytest.raises(InputError, match="pooling must be cls or mean, got 'max'"):
         bertkit.finetune("classify", train=tmp_path / "t.csv", model=tiny, pooling="max", progress=False)
+
+
+def test_layer_lr_decay_slows_the_lower_layers(tiny, tmp_path, capsys):
+    rows = ["text,label"] + [f"word{i % 7} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(32)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    start = bertkit.from_pretrained(tiny).backbone.state_dict()
+    moved = {}
+    for d in (1.0, 0.05):
+        clf = bertkit.finetune("classify", train=tmp_path / "t.csv", model=tiny, epochs=1, batch_size=8, lr=1e-3,
+                               layer_lr_decay=d, progress=False)
+        now = clf.model.backbone.state_dict()
+        moved[d] = {k: (now[k] - start[k]).abs().mean().item() for k in ("embeddings.word.weight", "pooler.dense.weight")}
+    # the pooler sits above the blocks: full rate either way; the embeddings learn at 0.05 ** (blocks + 1) of it
+    assert moved[0.05]["pooler.dense.weight"] == pytest.approx(moved[1.0]["pooler.dense.weight"], rel=0.5)
+    assert moved[0.05]["embeddings.word.weight"] < 0.01 * moved[1.0]["embeddings.word.weight"]
+    assert main(["finetune", "classify", "--train", str(tmp_path / "t.csv"), "--model", str(tiny),
+                 "--layer-lr-decay", "1.5", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "layer_lr_decay must be in (0, 1], got 1.5" in err and len(err.splitlines()) == 1

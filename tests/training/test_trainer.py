@@ -31,6 +31,48 @@ def test_no_weight_decay_on_biases_and_layernorm():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
+def test_layer_lr_decay_scales_each_block():
+    """d = 0.5 on a 2-block model: heads at lr, block 1 at lr/2, block 0 at lr/4, embeddings at lr/8."""
+    from bertkit.training import build_optimizer
+
+    model = Model(tiny_config(num_labels=3), "classification")
+    names = {id(p): n for n, p in model.named_parameters()}
+    opt = build_optimizer(model, 1e-3, 0.01, layer_lr_decay=0.5)
+    lr_of = {names[id(p)]: (g["lr"], g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
+    assert len(lr_of) == len(list(model.parameters()))
+    assert lr_of["backbone.embeddings.word.weight"] == (pytest.approx(1e-3 / 8), 0.01)
+    assert lr_of["backbone.embeddings.norm.bias"] == (pytest.approx(1e-3 / 8), 0.0)
+    assert lr_of["backbone.encoder.blocks.0.attn.q.weight"][0] == pytest.approx(1e-3 / 4)
+    assert lr_of["backbone.encoder.blocks.1.norm2.weight"] == (pytest.approx(1e-3 / 2), 0.0)
+    heads = [n for n in lr_of if not n.startswith("backbone.embeddings") and ".blocks." not in n]
+    assert heads and all(lr_of[n][0] == pytest.approx(1e-3) for n in heads)
+    sch = LinearSchedule(opt, warmup_steps=2, total_steps=10)  # the schedule keeps the ratios
+    sch.step()
+    ratios = {g["lr"] / g["initial_lr"] for g in opt.param_groups}
+    assert len(ratios) == 1 and ratios.pop() == pytest.approx(0.5)
+    # d = 1 keeps the two classic groups
+    assert [len(g["params"]) > 0 for g in build_optimizer(model, 1e-3).param_groups] == [True, True]
+
+
+def test_layer_lr_decay_in_training_and_bad_values(tmp_path):
+    """With d = 0.1 the embeddings move far less than with d = 1 over the same steps."""
+    from bertkit.training import build_optimizer
+
+    with pytest.raises(InputError, match="layer_lr_decay must be in"):
+        TrainConfig(layer_lr_decay=0.0, max_steps=1).validate()
+    with pytest.raises(InputError, match="layer_lr_decay must be in"):
+        build_optimizer(Model(tiny_config(), "mlm"), 1e-3, layer_lr_decay=1.5)
+    with pytest.raises(InputError, match="numbered blocks"):
+        build_optimizer(torch.nn.Linear(2, 2), 1e-3, layer_lr_decay=0.8)
+    moved = {}
+    for d in (1.0, 0.1):
+        torch.manual_seed(1234)  # run() starts from these weights
+        start = Model(tiny_config(), "mlm").backbone.embeddings.word.weight.detach().clone()
+        model = run(tmp_path / str(d), max_steps=5, lr=1e-2, layer_lr_decay=d)
+        moved[d] = (model.backbone.embeddings.word.weight.detach() - start).abs().mean().item()
+    assert 0 < moved[0.1] < 0.1 * moved[1.0]
+
+
 def test_linear_warmup_then_linear_decay():
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-4)
     sch = LinearSchedule(opt, warmup_steps=4, total_steps=10)

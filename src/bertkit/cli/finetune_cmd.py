@@ -19,7 +19,7 @@ def _run_task(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
         max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
-        progress=not args.quiet)
+        layer_lr_decay=args.layer_lr_decay, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pooling", choices=["cls", "mean"],
                    help="classify/pair/regress: read the first token (cls, as transformers; the default) or the "
                         "mean of all tokens (bertkit-only: transformers would read the first token)")
+    p.add_argument("--layer-lr-decay", type=float, default=1.0, metavar="D",
+                   help="D < 1: the head learns at --lr, the last block at lr*D, each lower block D times slower "
+                        "(ELECTRA uses 0.8); 1 = one rate for all")
     p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--seed", type=int, default=0)

@@ -90,7 +90,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              out: str | Path | None = None, seed: int = 0, precision: str = "auto", patience: int | None = 2,
              warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
-             time_budget: float | None = None, pooling: str | None = None, progress: bool = True) -> Predictor:
+             time_budget: float | None = None, pooling: str | None = None, layer_lr_decay: float = 1.0,
+             progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
@@ -101,6 +102,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     through the pooler, as transformers does; "mean" averages the token vectors (an option for checkpoints
     pretrained by MLM alone, whose first token was never trained; on NSMC it did worse, see docs/results.md).
     A mean-pooled model gives its predictions in bertkit only.
+    layer_lr_decay: d < 1 trains the task head at `lr`, the last encoder block at lr * d, and each block below
+    at d times the one above it (embeddings last): ELECTRA's layer-wise decay (0.8 for its small models).
     time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
@@ -113,6 +116,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"pooling must be {' or '.join(CLASSIFIER_POOLINGS)}, got {pooling!r}")
     if pooling is not None and task not in ("classify", "pair", "regress"):
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
+    if not 0.0 < layer_lr_decay <= 1.0:
+        raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
     from bertkit.hub import from_pretrained
     from bertkit.hub.default import resolve_model_path
     from bertkit.tokenizers import Tokenizer
@@ -171,7 +176,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
                       if dv is not None else None, log_every=max(1, min(50, len(batches) // 10)),
                       best_metric=metric if dv is not None else None, greater_is_better=True,
                       patience=patience if dv is not None else None, seed=seed, progress=progress,
-                      weight_decay=weight_decay, save_final=False)
+                      weight_decay=weight_decay, layer_lr_decay=layer_lr_decay, save_final=False)
     trainer = Trainer(net, _objective(kind, task), batches, config=cfg,
                       collate_fn=grouped_collate(pred.tokenizer.pad_token_id or 0),
                       eval_data=None, eval_fn=eval_fn if dv is not None else None,

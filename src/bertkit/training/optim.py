@@ -1,31 +1,69 @@
-"""AdamW with BERT's decay rule and the linear warm-up / linear decay schedule."""
+"""AdamW with BERT's decay rule, optional layer-wise learning-rate decay, and the linear warm-up / linear
+decay schedule."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
+from bertkit.errors import InputError
 
-def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: matrices decay; biases, LayerNorm weights and other vectors (ndim < 2) do not.
+_BLOCK_RE = re.compile(r"(?:^|\.)encoder\.blocks\.(\d+)\.")
+_BOTTOM_RE = re.compile(r"(?:^|\.)backbone\.(?:embeddings|proj)\.")
+
+
+def layer_depths(module: nn.Module) -> dict[str, int]:
+    """Depth of each named parameter of an encoder: 0 for the embeddings (and ALBERT's E -> H projection),
+    i + 1 for encoder block i, and one above the last block for everything else (pooler, task heads)."""
+    names = [n for n, _ in module.named_parameters()]
+    blocks = [int(m.group(1)) for n in names if (m := _BLOCK_RE.search(n))]
+    if not blocks:
+        raise InputError("layer-wise lr decay needs an encoder with numbered blocks (encoder.blocks.i)")
+    top = max(blocks) + 2
+    depths = {}
+    for n in names:
+        m = _BLOCK_RE.search(n)
+        depths[n] = int(m.group(1)) + 1 if m else 0 if _BOTTOM_RE.search(n) else top
+    return depths
+
+
+def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float = 1.0) -> list[dict]:
+    """Matrices decay; biases, LayerNorm weights and other vectors (ndim < 2) do not.
 
     BERT's optimizer excluded `bias` and `LayerNorm.weight` by name; the ndim rule selects the same
     tensors without depending on parameter names. Shared (tied) parameters appear once.
+    With `layer_lr_decay` d < 1 (ULMFiT's discriminative fine-tuning, ELECTRA's layer-wise decay) each
+    group also carries `lr_scale` = d ** (top - depth) (see `layer_depths`): the heads learn at the full
+    rate, the last block at d times it, the embeddings at d ** (blocks + 1).
     """
-    decay, no_decay, seen = [], [], set()
-    for p in module.parameters():
+    if not 0.0 < layer_lr_decay <= 1.0:
+        raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    depths = layer_depths(module) if layer_lr_decay < 1.0 else {}
+    top = max(depths.values(), default=0)
+    groups: dict[tuple[float, bool], dict] = {}
+    seen: set[int] = set()
+    for name, p in module.named_parameters():
         if not p.requires_grad or id(p) in seen:
             continue
         seen.add(id(p))
-        (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        scale = layer_lr_decay ** (top - depths[name]) if depths else 1.0
+        g = groups.setdefault((scale, p.ndim >= 2), {"params": [], "weight_decay": weight_decay if p.ndim >= 2
+                                                     else 0.0, "lr_scale": scale})
+        g["params"].append(p)
+    if not depths:  # the two classic groups, always present (matrices first)
+        for key in ((1.0, True), (1.0, False)):
+            groups.setdefault(key, {"params": [], "weight_decay": weight_decay if key[1] else 0.0, "lr_scale": 1.0})
+    return sorted(groups.values(), key=lambda g: (-g["lr_scale"], g["weight_decay"] == 0.0))
 
 
 def build_optimizer(module: nn.Module, lr: float, weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                    eps: float = 1e-6) -> torch.optim.AdamW:
-    """AdamW over `param_groups`; the fused kernel where this PyTorch has it for the parameters' device."""
-    groups = param_groups(module, weight_decay)
+                    eps: float = 1e-6, layer_lr_decay: float = 1.0) -> torch.optim.AdamW:
+    """AdamW over `param_groups` (each at lr * its lr_scale); the fused kernel where this PyTorch has it."""
+    groups = param_groups(module, weight_decay, layer_lr_decay)
+    for g in groups:
+        g["lr"] = lr * g["lr_scale"]
     params = [p for g in groups for p in g["params"]]
     fused = bool(params) and all(p.dtype in (torch.float32, torch.bfloat16, torch.float16) for p in params)
     if fused:

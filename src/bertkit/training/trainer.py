@@ -49,6 +49,7 @@ class TrainConfig:
     grad_accum: int = 1
     clip_norm: float | None = 1.0
     weight_decay: float = 0.01
+    layer_lr_decay: float = 1.0           # < 1: block i learns at lr * d ** (top - depth); see optim.param_groups
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-6
     precision: str = "fp32"               # fp32 | bf16 (autocast; on CPU it uses AMX where present)
@@ -77,6 +78,8 @@ class TrainConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise InputError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
 
 
 class _Joint(nn.Module):
@@ -122,7 +125,7 @@ class Trainer:
         self.dist = dd.setup(config.device)
         self.joint = _Joint(model, objective).to(self.dist.device)
         self.optimizer = build_optimizer(self.joint, config.lr, config.weight_decay, config.adam_betas,
-                                         config.adam_eps)
+                                         config.adam_eps, config.layer_lr_decay)
         self.per_epoch = len(train_data) // (config.batch_size * self.dist.world_size)
         if self.per_epoch == 0:
             raise InputError(f"{len(train_data)} training examples cannot fill one batch of "
