@@ -125,7 +125,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
 
     t_start = time.perf_counter()
     kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
-    cols = dict(text_col=text_col, text2_col=text2_col, label_col=label_col)
+    cols = {"text_col": text_col, "text2_col": text2_col, "label_col": label_col}
     tr, used = read_task_file(task, train, kind=kind, label_sep=label_sep, **cols)
     labels = _labels(task, tr, kind)
     dv = None
