@@ -48,6 +48,8 @@ def main() -> None:
     grid = [(float(x), float(d)) for x in str(a.lr).split(",") for d in str(a.layer_lr_decay).split(",")]
     seeds = list(range(a.seeds))
     arms = {"pretrained": "pretrained", "random": "random init"}
+    if not a.arms or any(x not in arms for x in a.arms.split(",")):
+        ap.error(f"--arms takes pretrained, random or both (comma-separated), got {a.arms!r}")
     # arm -> (lr, layer decay) -> accuracy per seed
     acc: dict[str, dict[tuple[float, float], list[float]]] = {arms[x]: {} for x in a.arms.split(",")}
     with tempfile.TemporaryDirectory() as d:
@@ -77,8 +79,8 @@ def main() -> None:
     print(f"train rows {a.train_rows}, steps {a.max_steps}, batch {a.batch_size}, (lr, layer decay) grid {grid}, "
           f"max length {a.max_length}, pooling {a.pooling}, seeds {len(seeds)}")
     best: dict[str, float] = {}
-    for name, by_lr in acc.items():  # each arm at the setting with the best mean over seeds
-        (lr, decay), xs = max(by_lr.items(), key=lambda kv: statistics.fmean(kv[1]))
+    for name, by_setting in acc.items():  # each arm at the setting with the best mean over seeds
+        (lr, decay), xs = max(by_setting.items(), key=lambda kv: statistics.fmean(kv[1]))
         best[name] = statistics.fmean(xs)
         spread = f" +- {statistics.stdev(xs):.4f} (sd), runs {', '.join(f'{x:.4f}' for x in xs)}" if len(xs) > 1 else ""
         print(f"{name:<12} dev accuracy {best[name]:.4f}{spread}  (best lr {lr:g}, layer decay {decay:g})")

@@ -57,6 +57,7 @@ def test_min_count_and_running_out_of_slots(tmp_path):
     tok = Tokenizer.from_pretrained(tmp_path / "src")
     assert missing_pieces(tok, corpus) == [("##x", 3), ("z", 2), ("##y", 1), ("y", 1)]
     assert missing_pieces(tok, corpus, min_count=2) == [("##x", 3), ("z", 2)]
+    assert "2 pieces used fewer" in extend_checkpoint(tmp_path / "src", corpus, tmp_path / "rare", 2).summary()
     report = extend_checkpoint(tmp_path / "src", corpus, tmp_path / "out")
     assert [(i, p) for i, p, _ in report.added] == [(1, "##x"), (2, "z")]
     assert report.left_out == [("##y", 1), ("y", 1)]
@@ -77,6 +78,11 @@ def test_extend_errors(tmp_path, roberta_dir, minilm_path, capsys):
         extend_checkpoint(tmp_path / "full", ["b"], tmp_path / "b")
     with pytest.raises(InputError, match="not empty"):
         extend_checkpoint(tmp_path / "full", ["b"], tmp_path)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="not empty"):
+        extend_checkpoint(tmp_path / "full", ["b"], tmp_path / "a_file")
+    with pytest.raises(InputError, match="must be at least 1, got 0"):
+        extend_checkpoint(tmp_path / "full", ["b"], tmp_path / "b", min_count=0)
     with pytest.raises(InputError, match="not the checkpoint itself"):
         extend_checkpoint(tmp_path / "full", ["b"], tmp_path / "full")
     with pytest.raises(InputError, match="not found"):

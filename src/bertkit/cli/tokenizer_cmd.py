@@ -65,12 +65,9 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_extend(args: argparse.Namespace) -> int:
-    from bertkit.errors import InputError
     from bertkit.tokenizers.extend import extend_checkpoint
     from bertkit.tokenizers.train import read_corpus
 
-    if args.min_count < 1:
-        raise InputError(f"--min-count must be at least 1, got {args.min_count}")
     report = extend_checkpoint(args.model, read_corpus(args.input), args.output, args.min_count)
     shown = ", ".join(f"{piece} ({n})" for _, piece, n in report.added[:12])
     print(f"{report.summary()} -> {args.output}")

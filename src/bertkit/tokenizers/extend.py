@@ -35,6 +35,7 @@ class ExtendReport:
     added: list[tuple[int, str, int]] = field(default_factory=list)  # (id, piece, count in the corpus)
     slots: int = 0  # unused slots the vocabulary had
     left_out: list[tuple[str, int]] = field(default_factory=list)  # needed pieces that found no slot
+    rare: int = 0  # needed pieces used fewer than min_count times (not added)
     unknown_before: float = 0.0
     unknown_after: float = 0.0
 
@@ -43,6 +44,8 @@ class ExtendReport:
                 f"{self.unknown_before:.2%} -> {self.unknown_after:.2%}")
         if self.left_out:
             text += f"; {len(self.left_out)} pieces left out for want of slots (rarest first dropped)"
+        if self.rare:
+            text += f"; {self.rare} pieces used fewer than --min-count times not added"
         return text
 
 
@@ -66,20 +69,20 @@ def missing_pieces(tok: Tokenizer, lines: Sequence[str], min_count: int = 1) -> 
             piece = ch if i == 0 else prefix + ch
             if piece not in vocab:
                 need[piece] += n
-    return [(p, n) for p, n in sorted(need.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
+    return [(p, n) for p, n in sorted(need.items(), key=lambda kv: (-kv[1], kv[0])) if n >= max(1, min_count)]
 
 
 def fill_unused(tok: Tokenizer, lines: Sequence[str], min_count: int = 1) -> tuple[list[str], ExtendReport]:
     """The vocabulary (a list indexed by id) with `[unusedN]` slots holding the pieces the corpus needs."""
-    vocab = tok.model.vocab if getattr(tok.model, "kind", None) == "wordpiece" else {}
-    needed = missing_pieces(tok, lines, min_count)
-    ordered = [""] * (max(vocab.values()) + 1)
-    for piece, i in vocab.items():
-        ordered[i] = piece
+    if min_count < 1:
+        raise InputError(f"min_count (--min-count) must be at least 1, got {min_count}")
+    everything = missing_pieces(tok, lines)  # checks that tok is WordPiece
+    needed = [(p, n) for p, n in everything if n >= min_count]
+    ordered = list(tok.model.id_to_token)
     slots = [i for i, piece in enumerate(ordered) if UNUSED_RE.fullmatch(piece)]
     if not slots:
         raise InputError("the vocabulary has no [unusedN] slots to fill")
-    report = ExtendReport(slots=len(slots), left_out=needed[len(slots):])
+    report = ExtendReport(slots=len(slots), left_out=needed[len(slots):], rare=len(everything) - len(needed))
     for i, (piece, n) in zip(slots, needed):
         ordered[i] = piece
         report.added.append((i, piece, n))
@@ -99,7 +102,7 @@ def extend_checkpoint(src: str | Path, corpus: Sequence[str], out: str | Path,
         raise InputError(f"checkpoint folder not found: {src}")
     if out.resolve() == src.resolve():
         raise InputError("--out must be a new folder, not the checkpoint itself")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out} exists and is not empty; choose a new folder")
     lines = [line for line in corpus if line.strip()]
     if not lines:

@@ -43,11 +43,9 @@ def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float =
     depths = layer_depths(module) if layer_lr_decay < 1.0 else {}
     top = max(depths.values(), default=0)
     groups: dict[tuple[float, bool], dict] = {}
-    seen: set[int] = set()
-    for name, p in module.named_parameters():
-        if not p.requires_grad or id(p) in seen:
+    for name, p in module.named_parameters():  # a shared (tied) parameter is listed once
+        if not p.requires_grad:
             continue
-        seen.add(id(p))
         scale = layer_lr_decay ** (top - depths[name]) if depths else 1.0
         g = groups.setdefault((scale, p.ndim >= 2), {"params": [], "weight_decay": weight_decay if p.ndim >= 2
                                                      else 0.0, "lr_scale": scale})
