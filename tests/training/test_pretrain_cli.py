@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import pytest
@@ -79,7 +80,7 @@ def test_init_continues_a_checkpoint_and_keeps_its_vocabulary(files, tmp_path):
 
 
 def test_resume_flag_and_wwm_static_masking(files, tmp_path):
-    log = _pretrain(files, tmp_path, "--arch", "roberta", "--masking", "wwm", "--static-masking", "2",
+    _pretrain(files, tmp_path, "--arch", "roberta", "--masking", "wwm", "--static-masking", "2",
                     "--save-every", "2")
     assert (tmp_path / "checkpoints" / "step_000004" / "model" / "config.json").is_file()
     log2 = _pretrain(files, tmp_path, "--arch", "roberta", "--masking", "wwm", "--static-masking", "2",
@@ -95,3 +96,50 @@ def test_user_errors_are_one_line(files, tmp_path, capsys):
     rc = main(["pretrain", "--arch", "spanbert", "--masking", "token", "--tokenizer", str(tok), "--corpus", str(train),
                "--steps", "1", "--out", str(tmp_path)])
     assert rc == 2 and "needs --masking span" in capsys.readouterr().err
+
+
+def test_electra_init_from_a_bert_masked_lm(files, tmp_path):
+    """--arch electra --init BERT-MLM: the discriminator starts as the BERT encoder, the generator as the whole
+    masked LM, one embedding table between them; the run saves both and continues from where BERT was."""
+    from bertkit.training.pretrain import electra_from_checkpoint
+
+    bert_log = _pretrain(files, tmp_path / "bmlm", "--arch", "bert", "--objective", "mlm", "--packing", "full")
+    src = from_pretrained(tmp_path / "bmlm")
+    disc, gen = electra_from_checkpoint(tmp_path / "bmlm", src.config.vocab_size)
+    assert (disc.family.name, disc.task, gen.task) == ("electra", "rtd", "mlm")
+    assert gen.config.hidden_size == src.config.hidden_size                     # the same-size masked LM
+    assert gen.backbone.embeddings is disc.backbone.embeddings
+    ids = torch.tensor([[2, 5, 6, 4, 8, 9, 3]])
+    src.eval(), gen.eval(), disc.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(gen(ids).logits, src(ids).logits, atol=0, rtol=0)
+        torch.testing.assert_close(disc(ids, output_hidden_states=True).hidden_states[-1],
+                                   src(ids, output_hidden_states=True).hidden_states[-1], atol=0, rtol=0)
+    log = _pretrain(files, tmp_path / "el", "--arch", "electra", "--init", str(tmp_path / "bmlm"))
+    first_gen = log[0]["gen_loss"]
+    assert first_gen < bert_log[0]["loss"]          # the generator starts where the BERT masked LM got to
+    assert json.loads((tmp_path / "el" / "generator" / "config.json").read_text())["hidden_size"] == 128
+    # an ELECTRA pretraining folder continues both of its models
+    disc2, gen2 = electra_from_checkpoint(tmp_path / "el", src.config.vocab_size)
+    saved_gen = from_pretrained(tmp_path / "el" / "generator")
+    torch.testing.assert_close(gen2.state_dict(), saved_gen.state_dict(), atol=0, rtol=0)
+    assert gen2.backbone.embeddings is disc2.backbone.embeddings
+    log2 = _pretrain(files, tmp_path / "el2", "--arch", "electra", "--init", str(tmp_path / "el"))
+    assert log2[0]["gen_loss"] < first_gen
+
+
+def test_electra_init_errors(files, tmp_path, capsys):
+    from bertkit.training.pretrain import electra_from_checkpoint
+
+    tok, train, _ = files
+    _pretrain(files, tmp_path / "rob", "--arch", "roberta")
+    rc = main(["pretrain", "--arch", "electra", "--init", str(tmp_path / "rob"), "--tokenizer", str(tok),
+               "--corpus", str(train), "--steps", "1", "--out", str(tmp_path / "x"), "--no-progress"])
+    assert rc == 2 and "takes an ELECTRA or BERT checkpoint, got a roberta model" in capsys.readouterr().err
+    _pretrain(files, tmp_path / "el", "--arch", "electra")
+    with pytest.raises(Exception, match="tokens but the tokenizer 50"):
+        electra_from_checkpoint(tmp_path / "el", 50)
+    # a discriminator alone gets a new quarter-width generator
+    shutil.rmtree(tmp_path / "el" / "generator")
+    disc, gen = electra_from_checkpoint(tmp_path / "el", from_pretrained(tmp_path / "el").config.vocab_size)
+    assert gen.config.hidden_size * 4 == disc.config.hidden_size and gen.backbone.embeddings is disc.backbone.embeddings

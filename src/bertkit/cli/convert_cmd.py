@@ -1,4 +1,5 @@
-"""`bertkit convert SRC DST`: re-save a checkpoint (any weights format) as config.json + safetensors."""
+"""`bertkit convert SRC DST [--family F] [--task T]`: re-save a checkpoint (any weights format) as config.json +
+safetensors, optionally as another family member with the same encoder (an ELECTRA discriminator as a BERT)."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a checkpoint folder to config.json + model.safetensors")
     p.add_argument("src")
     p.add_argument("dst")
+    p.add_argument("--family", help="save as this family (bert or electra; the encoder is copied exactly, e.g. an "
+                                    "ELECTRA discriminator without factorized embeddings becomes a BERT)")
+    p.add_argument("--task", help="save with this task's heads (base, mlm, classification, ...; default: the "
+                                  "checkpoint's, or its nearest equivalent); heads not in SRC are newly initialised")
     p.set_defaults(func=run)
 
 
@@ -23,7 +28,13 @@ def run(args: argparse.Namespace) -> int:
     src, dst = Path(args.src), Path(args.dst)
     if dst.resolve() == src.resolve():
         raise InputError("convert: SRC and DST must be different folders")
+    if dst.exists() and not dst.is_dir():
+        raise InputError(f"convert: DST {dst} is a file")
     model = from_pretrained(src)
+    if args.family or args.task:
+        from bertkit.models.convert import convert_family
+
+        model = convert_family(model, args.family or model.family.name, task=args.task)
     save_pretrained(model, dst)
     for name in TOKENIZER_FILES:
         if (src / name).is_file():

@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")
     p.add_argument("--mask-prob", type=float, default=0.15)
     p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--init", help="continue from this checkpoint, keeping its vocabulary (BioBERT recipe)")
+    p.add_argument("--init", help="continue from this checkpoint, keeping its vocabulary (BioBERT recipe); "
+                                  "with --arch electra: an ELECTRA folder (with generator/) or a BERT masked LM, "
+                                  "whose encoder starts the discriminator and whose copy is the generator")
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--batch-size", type=int, default=32, help="per process and micro-step")
     p.add_argument("--grad-accum", type=int, default=1)

@@ -136,10 +136,10 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
     from bertkit.hub import from_pretrained
 
     if objective == "rtd":
-        cfg = _config(spec, recipe, tok)
-        disc, gen = build_electra_pair(cfg)
         if spec.init:
-            raise InputError("--init with ELECTRA is not supported; start from scratch")
+            disc, gen = electra_from_checkpoint(spec.init, tok.vocab_size)
+        else:
+            disc, gen = build_electra_pair(_config(spec, recipe, tok))
         return disc, ElectraObjective(gen)
     task = {"nsp": "pretraining", "sop": "pretraining"}.get(objective, "mlm")
     if spec.init:
@@ -158,6 +158,47 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
     if objective == "sbo":
         return model, SpanBertObjective(model.config.hidden_size, model.config.vocab_size)
     return model, MLMObjective()
+
+
+def electra_from_checkpoint(path: str | Path, vocab_size: int) -> tuple[Model, Model]:
+    """ELECTRA discriminator and generator to continue pretraining from `path`, embeddings shared.
+
+    - an ELECTRA pretraining folder (a discriminator with a `generator/` subfolder, as `bertkit pretrain` saves
+      it): both models continue;
+    - an ELECTRA discriminator alone: a new generator a quarter of its width;
+    - a BERT checkpoint without factorized embeddings: its encoder becomes the discriminator, and when it has a
+      masked-LM head the whole masked LM (same size) becomes the generator, else a new quarter-width one."""
+    from bertkit.hub import from_pretrained
+    from bertkit.models.convert import convert_family
+
+    path = Path(path)
+    src = from_pretrained(path)
+    if src.config.vocab_size != vocab_size:
+        raise InputError(f"--init checkpoint has {src.config.vocab_size} tokens but the tokenizer "
+                         f"{vocab_size}; continue with the checkpoint's own tokenizer")
+    gen = None
+    if src.family.name == "electra":
+        disc = src if src.task == "rtd" else from_pretrained(path, task="rtd")
+        if (path / "generator" / "config.json").is_file():
+            gen = from_pretrained(path / "generator", task="mlm", require_heads=True)
+    elif src.family.name == "bert":
+        if src.config.emb_dim != src.config.hidden_size:
+            raise InputError(f"--init {path}: a BERT with factorized embeddings cannot become an ELECTRA encoder")
+        disc = convert_family(src, "electra", task="rtd", warn=False)  # the RTD head is new
+        if "mlm" in src.heads:
+            gen = convert_family(src, "electra", task="mlm", warn=False)
+    else:
+        raise InputError(f"--init with ELECTRA takes an ELECTRA or BERT checkpoint, got a {src.family.name} model")
+    if gen is None:
+        _, gen = build_electra_pair(disc.config)
+    if gen.config.emb_dim != disc.config.emb_dim or gen.config.vocab_size != disc.config.vocab_size:
+        raise InputError(f"--init {path}: the generator's embeddings ({gen.config.vocab_size} x "
+                         f"{gen.config.emb_dim}) differ from the discriminator's ({disc.config.vocab_size} x "
+                         f"{disc.config.emb_dim}); ELECTRA shares them")
+    gen.backbone.embeddings = disc.backbone.embeddings  # shared, as in build_electra_pair
+    disc.train()
+    gen.train()
+    return disc, gen
 
 
 def make_save_fn(objective: Any, tok):
