@@ -68,7 +68,12 @@ def test_an_electra_discriminator_becomes_a_bert_with_a_new_pooler(tmp_path):
     assert bert.task == "base" and bert.family.name == "bert"
     save_pretrained(disc, tmp_path / "disc")
     save_pretrained(bert, tmp_path / "bert")
-    assert json.loads((tmp_path / "bert" / "config.json").read_text())["architectures"] == ["BertModel"]
+    saved = json.loads((tmp_path / "bert" / "config.json").read_text())
+    assert saved["architectures"] == ["BertModel"] and "embedding_size" not in saved
+    # through the checkpoint loader too (ELECTRA's config.json keys must not leak into BERT's)
+    reloaded = _quiet(convert_family, from_pretrained(tmp_path / "disc"), "bert")
+    save_pretrained(reloaded, tmp_path / "bert2")
+    assert "embedding_size" not in json.loads((tmp_path / "bert2" / "config.json").read_text())
     hf_d = _quiet(transformers.ElectraModel.from_pretrained, tmp_path / "disc").eval()
     hf_b = transformers.BertModel.from_pretrained(tmp_path / "bert").eval()
     with torch.no_grad():

@@ -18,6 +18,7 @@ from bertkit.models.model import Model
 
 # families with the same embeddings and blocks (no position offset, no cross-layer sharing)
 COMPATIBLE = frozenset({"bert", "electra"})
+FAMILY_KEYS = frozenset({"embedding_size", "model_type", "architectures"})
 
 
 def _default_task(task: str, family: str) -> str:
@@ -53,7 +54,9 @@ def convert_family(model: Model, family: str, task: str | None = None, warn: boo
     if task == "pretraining" and target == "electra":
         raise InputError("ELECTRA pretraining is two models: convert to task 'rtd' (discriminator) and 'mlm' "
                          "(generator)")
-    new_cfg = cfg.replace(family=target, embedding_size=cfg.hidden_size if target == "electra" else None)
+    extra = {k: v for k, v in cfg.extra.items() if k not in FAMILY_KEYS}  # the target family writes its own
+    new_cfg = cfg.replace(family=target, embedding_size=cfg.hidden_size if target == "electra" else None,
+                          extra=extra)
     new = Model(new_cfg, task)
     src_fam, dst_fam = model.family, new.family
     own, theirs = new.state_dict(), model.state_dict()
