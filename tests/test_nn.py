@@ -166,3 +166,52 @@ def test_fused_twin_falls_back_with_a_warning_when_onednn_cannot_run(monkeypatch
     with pytest.warns(UserWarning, match="fused CPU kernels unavailable"):
         assert fused_twin(model, torch.float32) is None
     assert type(model.blocks[0]).__name__ == "Block"  # the original is never modified
+
+
+def _train_step(recompute, seed=0, batch=4, t=48):
+    from bertkit.models import Model, ModelConfig
+
+    torch.manual_seed(0)
+    m = Model(ModelConfig(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
+                          max_positions=64, attention_dropout=0.3), "qa").train()
+    for mod in m.modules():
+        if isinstance(mod, MultiHeadAttention):
+            mod.recompute_attention = recompute
+    ids = torch.randint(5, 50, (batch, t), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(ids)
+    mask[1, 30:] = 0
+    torch.manual_seed(seed)  # the dropout masks
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        o = m(ids, mask)
+    out = torch.stack([o.start_logits, o.end_logits]).float()
+    out.square().sum().backward()
+    return out, {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+
+
+def test_recomputed_attention_gives_the_same_dropout_masks_and_gradients():
+    out_a, grads_a = _train_step(False)
+    out_b, grads_b = _train_step(True)
+    torch.testing.assert_close(out_b, out_a, atol=0, rtol=0)
+    assert grads_a.keys() == grads_b.keys() and len(grads_a) > 10
+    for n in grads_a:
+        torch.testing.assert_close(grads_b[n], grads_a[n], atol=0, rtol=0)
+    _, grads_c = _train_step(True, seed=1)  # and the masks are really random: another seed, other gradients
+    assert not torch.equal(grads_c["backbone.encoder.blocks.0.attn.q.weight"],
+                           grads_a["backbone.encoder.blocks.0.attn.q.weight"])
+
+
+def test_attention_is_recomputed_only_when_training_with_dropout_on_large_scores():
+    from bertkit.nn import attention as A
+
+    m = MultiHeadAttention(32, 4, dropout=0.1)
+    n = int(math.isqrt(A.RECOMPUTE_ATTENTION_ELEMENTS // 4))       # B=1, H=4: T*T*4 elements
+    big = torch.zeros(1, 4, n + 1, 8, requires_grad=True)
+    small = torch.zeros(1, 4, n // 2, 8, requires_grad=True)
+    assert m.recompute(big, big, 0.1) and not m.recompute(small, small, 0.1)
+    assert not m.recompute(big, big, 0.0)                           # no dropout: the fused kernel, nothing stored
+    with torch.no_grad():
+        assert not m.recompute(big, big, 0.1)                       # inference
+    m.recompute_attention = True
+    assert m.recompute(small, small, 0.1)
+    m.recompute_attention = False
+    assert not m.recompute(big, big, 0.1)

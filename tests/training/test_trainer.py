@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -156,3 +158,51 @@ def test_bf16_autocast_tracks_fp32(tmp_path):
     assert bf16 != fp32  # autocast really changed the arithmetic
     assert bf16[-1] < 0.9 * bf16[0]
     assert abs(bf16[-1] - fp32[-1]) < 0.1
+
+
+FRAGMENT = """
+import ctypes
+from bertkit.training.memory import malloc_trim
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+if not malloc_trim():
+    raise SystemExit(3)                                   # not glibc
+libc = ctypes.CDLL("libc.so.6")
+libc.mallopt(-2, 1 << 30)                                 # M_TRIM_THRESHOLD: no automatic trimming meanwhile
+blocks = [ctypes.create_string_buffer(60_000) for _ in range(3000)]   # 180 MB of heap blocks, touched
+keep = blocks[9::10]                                      # every tenth stays: the free space is all in holes
+del blocks
+before = rss_mb()
+malloc_trim()
+after = rss_mb()
+assert all(k.raw[:1] == b"\\x00" for k in keep)
+print(before, after)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim")
+def test_malloc_trim_returns_a_fragmented_heap_to_the_os():
+    # in a child process: mallopt changes the allocator of the whole process
+    res = subprocess.run([sys.executable, "-c", FRAGMENT], capture_output=True, text=True)
+    if res.returncode == 3:
+        pytest.skip("not glibc")
+    assert res.returncode == 0, res.stderr
+    before, after = map(float, res.stdout.split())
+    assert before - after > 100, (before, after)   # ~160 MB of holes went back to the OS
+
+
+def test_trainer_trims_the_heap_at_most_every_trim_memory_s(tmp_path, monkeypatch):
+    import bertkit.training.trainer as T
+
+    calls = []
+    monkeypatch.setattr(T, "malloc_trim", lambda: calls.append(1) or True)
+    run(tmp_path / "a", max_steps=6, trim_memory_s=0.0)
+    assert len(calls) == 6
+    calls.clear()
+    run(tmp_path / "b", max_steps=6, trim_memory_s=None)
+    assert calls == []
+    run(tmp_path / "c", max_steps=6)                 # the default, 30 s: not within a 6-step toy run
+    assert calls == []

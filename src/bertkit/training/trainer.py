@@ -33,6 +33,7 @@ from bertkit.training import distributed as dd
 from bertkit.training.data import default_collate, stream
 from bertkit.training.evaluate import evaluate_objective
 from bertkit.training.log import JsonlLog, plot_loss
+from bertkit.training.memory import malloc_trim
 from bertkit.training.optim import LinearSchedule, build_optimizer
 
 
@@ -68,6 +69,8 @@ class TrainConfig:
     device: str | None = None             # default: cuda if available else cpu
     progress: bool = True
     save_final: bool = True               # write the final model at out_dir's root
+    trim_memory_s: float | None = 30.0    # CPU: return freed heap pages to the OS after a step at most this often
+                                          # (None: never); stops fragmentation's climb, see training/memory.py
 
     def validate(self) -> None:
         if self.precision not in ("fp32", "bf16"):
@@ -263,7 +266,7 @@ class Trainer:
             if ev and log is not None:
                 log.write({"step": 0, **ev})
             metrics.update({"initial_" + k: v for k, v in ev.items()})
-        t0 = t_start = time.perf_counter()
+        t0 = t_start = t_trim = time.perf_counter()
         stopped_early = False
         try:
             while self.step < self.max_steps:
@@ -293,6 +296,10 @@ class Trainer:
                 self.schedule.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step += 1
+                if cfg.trim_memory_s is not None and info.device.type == "cpu" \
+                        and time.perf_counter() - t_trim >= cfg.trim_memory_s:
+                    malloc_trim()
+                    t_trim = time.perf_counter()
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == self.max_steps:
                     dt = max(time.perf_counter() - t0, 1e-9)
