@@ -204,7 +204,7 @@ def test_attention_is_recomputed_only_when_training_with_dropout_on_large_scores
     from bertkit.nn import attention as A
 
     m = MultiHeadAttention(32, 4, dropout=0.1)
-    n = int(math.isqrt(A.RECOMPUTE_ATTENTION_ELEMENTS // 4))       # B=1, H=4: T*T*4 elements
+    n = math.isqrt(A.RECOMPUTE_ATTENTION_ELEMENTS // 4)       # B=1, H=4: T*T*4 elements
     big = torch.zeros(1, 4, n + 1, 8, requires_grad=True)
     small = torch.zeros(1, 4, n // 2, 8, requires_grad=True)
     assert m.recompute(big, big, 0.1) and not m.recompute(small, small, 0.1)

@@ -18,8 +18,9 @@ from tests import hf_tiny
 
 def _tiny(family="bert", task="mlm", **kw) -> Model:
     torch.manual_seed(0)
-    cfg = ModelConfig(family=family, vocab_size=hf_tiny.V, hidden_size=32, num_layers=2, num_heads=4,
-                      intermediate_size=37, max_positions=64, **kw)
+    base = dict(family=family, vocab_size=hf_tiny.V, hidden_size=32, num_layers=2, num_heads=4,
+                intermediate_size=37, max_positions=64)
+    cfg = ModelConfig(**{**base, **kw})
     m = Model(cfg, task).eval()
     with torch.no_grad():  # LayerNorms and biases away from their init, so a missed copy shows
         for p in m.parameters():
@@ -106,6 +107,17 @@ def test_conversion_errors_are_one_line():
         convert_family(_tiny(), "electra", task="pretraining")
     with pytest.raises(Exception, match="unknown model family"):
         convert_family(_tiny(), "gpt9")
+
+
+def test_same_family_changes_only_the_heads():
+    rob = _tiny("roberta", "mlm", position_offset=True, pad_token_id=1, type_vocab_size=1, max_positions=66)
+    with pytest.warns(UserWarning, match="classification"):
+        clf = convert_family(rob, "roberta", task="classification")
+    assert clf.config is rob.config and clf.task == "classification"
+    for k, v in rob.backbone.state_dict().items():
+        torch.testing.assert_close(clf.backbone.state_dict()[k], v, atol=0, rtol=0)
+    albert = _tiny("albert", "mlm", embedding_size=16)             # factorized is fine within its own family
+    assert convert_family(albert, "albert", task="base", warn=False).backbone.proj is not None
 
 
 def test_cli_convert_family_and_task(tmp_path, capsys):

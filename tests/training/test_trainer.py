@@ -186,7 +186,7 @@ print(before, after)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim")
 def test_malloc_trim_returns_a_fragmented_heap_to_the_os():
     # in a child process: mallopt changes the allocator of the whole process
-    res = subprocess.run([sys.executable, "-c", FRAGMENT], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", FRAGMENT], capture_output=True, text=True, check=False)
     if res.returncode == 3:
         pytest.skip("not glibc")
     assert res.returncode == 0, res.stderr

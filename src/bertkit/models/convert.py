@@ -33,30 +33,36 @@ def _default_task(task: str, family: str) -> str:
 
 def convert_family(model: Model, family: str, task: str | None = None, warn: bool = True) -> Model:
     """A new Model of `family` (and `task`, default: the nearest to model.task) holding `model`'s weights.
+    Any family can change task (family = its own); between families only BERT <-> ELECTRA without
+    factorized embeddings.
 
     The encoder is copied exactly; head weights are copied where the target has the same head with the same
     shapes and activation, and everything else (e.g. BERT's pooler) is newly initialised, with a warning
     naming it unless warn=False."""
     src = model.family.name
     target = get_family(family).name
-    if src not in COMPATIBLE or target not in COMPATIBLE:
-        raise InputError(f"cannot convert {src} to {family}: only {' and '.join(sorted(COMPATIBLE))} share one "
-                         "encoder layout")
     cfg = model.config
-    if cfg.emb_dim != cfg.hidden_size:
-        raise InputError(f"cannot convert {src} to {family}: its embeddings are factorized (embedding size "
-                         f"{cfg.emb_dim}, hidden size {cfg.hidden_size}); BERT has no projection")
+    if target != src:  # the same family: only the heads change
+        if src not in COMPATIBLE or target not in COMPATIBLE:
+            raise InputError(f"cannot convert {src} to {family}: only {' and '.join(sorted(COMPATIBLE))} share one "
+                             "encoder layout")
+        if cfg.emb_dim != cfg.hidden_size:
+            raise InputError(f"cannot convert {src} to {family}: its embeddings are factorized (embedding size "
+                             f"{cfg.emb_dim}, hidden size {cfg.hidden_size}); BERT has no projection")
     task = task or _default_task(model.task, target)
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; expected one of {TASKS}")
     if task == "rtd" and target != "electra":
         raise InputError("task 'rtd' (replaced-token detection) needs family electra")
-    if task == "pretraining" and target == "electra":
+    if task == "pretraining" and get_family(target).pretraining_heads == ("rtd",):
         raise InputError("ELECTRA pretraining is two models: convert to task 'rtd' (discriminator) and 'mlm' "
                          "(generator)")
-    extra = {k: v for k, v in cfg.extra.items() if k not in FAMILY_KEYS}  # the target family writes its own
-    new_cfg = cfg.replace(family=target, embedding_size=cfg.hidden_size if target == "electra" else None,
-                          extra=extra)
+    if target == src:
+        new_cfg = cfg
+    else:
+        extra = {k: v for k, v in cfg.extra.items() if k not in FAMILY_KEYS}  # the target family writes its own
+        new_cfg = cfg.replace(family=target, embedding_size=cfg.hidden_size if target == "electra" else None,
+                              extra=extra)
     new = Model(new_cfg, task)
     src_fam, dst_fam = model.family, new.family
     own, theirs = new.state_dict(), model.state_dict()
