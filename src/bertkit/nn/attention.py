@@ -39,11 +39,13 @@ def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
 
 
 # Training with attention dropout cannot use a fused SDPA kernel on CPU: the math path keeps the (B, H, Tq, Tk)
-# scores, probabilities and dropout mask of every layer for backward (for question answering at 384 tokens,
-# batch 32, MiniLM: ~1.3 GB a layer). Above this many score elements per layer the attention is recomputed in
-# backward instead (torch.utils.checkpoint with the RNG state restored, so the dropout mask and the gradients are
-# the same); below it the extra forward costs more than the memory is worth.
-RECOMPUTE_ATTENTION_ELEMENTS = 1 << 22
+# scores, probabilities and dropout mask of every layer for backward (~27 bytes an element under bf16 autocast;
+# question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). Above this many
+# score elements per layer the attention is recomputed in backward instead (torch.utils.checkpoint with the RNG
+# state restored, so the dropout masks and the gradients are the same): there 4.0 GB peak, but 35% slower steps
+# (benchmarks/finetune_memory.py), so only where the stored attention would pass ~450 MB a layer. Set it to
+# float("inf") to never recompute, or MultiHeadAttention.recompute_attention = True/False per module.
+RECOMPUTE_ATTENTION_ELEMENTS = 1 << 24
 
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
