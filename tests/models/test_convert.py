@@ -18,8 +18,8 @@ from tests import hf_tiny
 
 def _tiny(family="bert", task="mlm", **kw) -> Model:
     torch.manual_seed(0)
-    base = dict(family=family, vocab_size=hf_tiny.V, hidden_size=32, num_layers=2, num_heads=4,
-                intermediate_size=37, max_positions=64)
+    base = {"family": family, "vocab_size": hf_tiny.V, "hidden_size": 32, "num_layers": 2, "num_heads": 4,
+            "intermediate_size": 37, "max_positions": 64}
     cfg = ModelConfig(**{**base, **kw})
     m = Model(cfg, task).eval()
     with torch.no_grad():  # LayerNorms and biases away from their init, so a missed copy shows

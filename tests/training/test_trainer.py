@@ -206,3 +206,5 @@ def test_trainer_trims_the_heap_at_most_every_trim_memory_s(tmp_path, monkeypatc
     assert calls == []
     run(tmp_path / "c", max_steps=6)                 # the default, 30 s: not within a 6-step toy run
     assert calls == []
+    with pytest.raises(InputError, match="trim_memory_s must be >= 0 or None, got -1"):
+        TrainConfig(max_steps=1, trim_memory_s=-1).validate()

@@ -42,7 +42,7 @@ def convert_family(model: Model, family: str, task: str | None = None, warn: boo
     src = model.family.name
     target = get_family(family).name
     cfg = model.config
-    if target != src:  # the same family: only the heads change
+    if target != src:  # between families (within one, only the heads change)
         if src not in COMPATIBLE or target not in COMPATIBLE:
             raise InputError(f"cannot convert {src} to {family}: only {' and '.join(sorted(COMPATIBLE))} share one "
                              "encoder layout")

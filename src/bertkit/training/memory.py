@@ -3,7 +3,8 @@
 Training with dynamic padding allocates activations of a different size every step. glibc's malloc raises its
 mmap threshold after large blocks are freed, so later large tensors come from the heap, where they fragment:
 the process's resident memory then climbs step after step although the live tensors do not (question answering
-on MiniLM, batch 32 at 192 tokens: 1.8 GB after 10 steps, 3.3 GB after 60, 6.3 GB by the end of a 448-step run).
+on MiniLM, batch 32 at 192 tokens: 1.8 GB after the first steps, 3.4 GB peak within 60, 6.3 GB over a 448-step
+run).
 malloc_trim(0) returns the free pages, wherever they are in the heap (glibc >= 2.8, madvise). The Trainer calls it
 after a step at most every TrainConfig.trim_memory_s seconds (30): trimming after every step bounds memory a little
 tighter but costs time, since the next step faults the released pages back in (about 40 ms a trim there, plus
@@ -38,4 +39,3 @@ def malloc_trim() -> bool:
         return False
     fn(0)
     return True
-

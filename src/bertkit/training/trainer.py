@@ -84,6 +84,8 @@ class TrainConfig:
             raise InputError(f"lr must be > 0, got {self.lr}")
         if not 0.0 < self.layer_lr_decay <= 1.0:
             raise InputError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if self.trim_memory_s is not None and self.trim_memory_s < 0:
+            raise InputError(f"trim_memory_s must be >= 0 or None, got {self.trim_memory_s}")
 
 
 class _Joint(nn.Module):
