@@ -49,6 +49,7 @@ def current_rss_mb() -> float:
 def batches(path: Path, bs: int, max_length: int, steps: int) -> list[dict[str, torch.Tensor]]:
     """The first steps*bs training features, padded per batch (bertkit's encoder and tokenizer for both sides)."""
     import bertkit
+    from bertkit.tasks.batching import pad_batch
     from bertkit.tasks.qa import encode_qa, read_squad
 
     tok = bertkit.Tokenizer.from_pretrained(bertkit.default_model_path())
@@ -56,20 +57,8 @@ def batches(path: Path, bs: int, max_length: int, steps: int) -> list[dict[str, 
     feats, _ = encode_qa(tok, examples, max_length, 128, train=True)
     if len(feats) < steps * bs:
         raise SystemExit(f"only {len(feats)} features for {steps} x {bs}")
-    out = []
-    for i in range(steps):
-        chunk = feats[i * bs:(i + 1) * bs]
-        t = max(len(f["input_ids"]) for f in chunk)
-        ids = torch.zeros(bs, t, dtype=torch.long)
-        types, mask = torch.zeros_like(ids), torch.zeros_like(ids)
-        for r, f in enumerate(chunk):
-            n = len(f["input_ids"])
-            ids[r, :n], types[r, :n], mask[r, :n] = (torch.tensor(f["input_ids"]), torch.tensor(f["token_type_ids"]),
-                                                     1)
-        out.append({"input_ids": ids, "token_type_ids": types, "attention_mask": mask,
-                    "start_positions": torch.tensor([f["start_positions"] for f in chunk]),
-                    "end_positions": torch.tensor([f["end_positions"] for f in chunk])})
-    return out
+    pad = tok.pad_token_id or 0
+    return [pad_batch(feats[i * bs:(i + 1) * bs], pad) for i in range(steps)]
 
 
 def one(mode: str, a: argparse.Namespace) -> dict:

@@ -1,7 +1,7 @@
 """Pretraining objectives: maskers (pure functions on ids) and losses (model outputs + batch -> named losses)."""
 from __future__ import annotations
 
-from bertkit.objectives.electra import ElectraObjective, build_electra_pair
+from bertkit.objectives.electra import ElectraObjective, build_electra_pair, electra_generator
 from bertkit.objectives.masking import (MaskingConfig, Vocab, continuation_table, mask_spans, mask_tokens,
                                         mask_whole_words)
 from bertkit.objectives.mlm import MLMObjective
@@ -10,4 +10,4 @@ from bertkit.objectives.sentence import SentencePairObjective
 
 __all__ = ["MaskingConfig", "Vocab", "continuation_table", "mask_tokens", "mask_whole_words", "mask_spans",
            "MLMObjective", "SentencePairObjective", "SpanBertObjective", "SpanBoundaryHead", "ElectraObjective",
-           "build_electra_pair"]
+           "build_electra_pair", "electra_generator"]

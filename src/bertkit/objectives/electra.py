@@ -12,20 +12,26 @@ from bertkit.objectives.masking import IGNORE
 from bertkit.objectives.mlm import masked_cross_entropy
 
 
+def electra_generator(disc: Model, generator_fraction: float = 0.25) -> Model:
+    """A new generator (task "mlm", family "electra") for the discriminator `disc`, with `generator_fraction` of its
+    width, heads and feed-forward size (ELECTRA's best setting is 1/4 to 1/2), sharing its embedding module
+    (token, position, segment; the generator's MLM decoder is tied to it)."""
+    cfg, g = disc.config, generator_fraction
+    gen_cfg = cfg.replace(hidden_size=max(1, int(cfg.hidden_size * g)), num_heads=max(1, int(cfg.num_heads * g)),
+                          intermediate_size=max(1, int(cfg.intermediate_size * g)))
+    gen = Model(gen_cfg, "mlm")
+    gen.backbone.embeddings = disc.backbone.embeddings
+    return gen
+
+
 def build_electra_pair(disc_cfg: ModelConfig, generator_fraction: float = 0.25) -> tuple[Model, Model]:
     """Discriminator (task "rtd") and generator (task "mlm") of the same family "electra" with shared token,
-    position and segment embeddings; the generator has `generator_fraction` of the discriminator's width,
-    heads and feed-forward size (ELECTRA's best setting is 1/4 to 1/2)."""
+    position and segment embeddings (see electra_generator)."""
     disc_cfg = disc_cfg.replace(family="electra")
     if disc_cfg.embedding_size is None:
         disc_cfg = disc_cfg.replace(embedding_size=disc_cfg.hidden_size)
-    g = generator_fraction
-    gen_cfg = disc_cfg.replace(hidden_size=max(1, int(disc_cfg.hidden_size * g)),
-                               num_heads=max(1, int(disc_cfg.num_heads * g)),
-                               intermediate_size=max(1, int(disc_cfg.intermediate_size * g)))
-    disc, gen = Model(disc_cfg, "rtd"), Model(gen_cfg, "mlm")
-    gen.backbone.embeddings = disc.backbone.embeddings  # shared embeddings (the generator's MLM decoder is tied to them)
-    return disc, gen
+    disc = Model(disc_cfg, "rtd")
+    return disc, electra_generator(disc, generator_fraction)
 
 
 class ElectraObjective(nn.Module):

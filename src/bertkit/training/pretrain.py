@@ -22,7 +22,8 @@ from bertkit.errors import InputError
 from bertkit.models import SIZES, Model, ModelConfig
 from bertkit.models.family import get_family
 from bertkit.objectives import (ElectraObjective, MaskingConfig, MLMObjective, SentencePairObjective,
-                                SpanBertObjective, Vocab, build_electra_pair, continuation_table)
+                                SpanBertObjective, Vocab, build_electra_pair, continuation_table,
+                                electra_generator)
 from bertkit.training.distributed import barrier, setup
 from bertkit.training.trainer import TrainConfig, Trainer
 
@@ -144,9 +145,7 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
     task = {"nsp": "pretraining", "sop": "pretraining"}.get(objective, "mlm")
     if spec.init:
         model = from_pretrained(spec.init, task=task)  # keeps the checkpoint's vocabulary (BioBERT recipe)
-        if model.config.vocab_size != tok.vocab_size:
-            raise InputError(f"--init checkpoint has {model.config.vocab_size} tokens but the tokenizer "
-                             f"{tok.vocab_size}; continue with the checkpoint's own tokenizer")
+        _check_init_vocab(model, tok.vocab_size)
         model.train()
     else:
         model = Model(_config(spec, recipe, tok), task)
@@ -158,6 +157,12 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
     if objective == "sbo":
         return model, SpanBertObjective(model.config.hidden_size, model.config.vocab_size)
     return model, MLMObjective()
+
+
+def _check_init_vocab(model: Model, vocab_size: int) -> None:
+    if model.config.vocab_size != vocab_size:
+        raise InputError(f"--init checkpoint has {model.config.vocab_size} tokens but the tokenizer "
+                         f"{vocab_size}; continue with the checkpoint's own tokenizer")
 
 
 def electra_from_checkpoint(path: str | Path, vocab_size: int) -> tuple[Model, Model]:
@@ -173,29 +178,25 @@ def electra_from_checkpoint(path: str | Path, vocab_size: int) -> tuple[Model, M
 
     path = Path(path)
     src = from_pretrained(path)
-    if src.config.vocab_size != vocab_size:
-        raise InputError(f"--init checkpoint has {src.config.vocab_size} tokens but the tokenizer "
-                         f"{vocab_size}; continue with the checkpoint's own tokenizer")
+    _check_init_vocab(src, vocab_size)
     gen = None
     if src.family.name == "electra":
         disc = src if src.task == "rtd" else from_pretrained(path, task="rtd")
         if (path / "generator" / "config.json").is_file():
             gen = from_pretrained(path / "generator", task="mlm", require_heads=True)
     elif src.family.name == "bert":
-        if src.config.emb_dim != src.config.hidden_size:
-            raise InputError(f"--init {path}: a BERT with factorized embeddings cannot become an ELECTRA encoder")
         disc = convert_family(src, "electra", task="rtd", warn=False)  # the RTD head is new
         if "mlm" in src.heads:
             gen = convert_family(src, "electra", task="mlm", warn=False)
     else:
         raise InputError(f"--init with ELECTRA takes an ELECTRA or BERT checkpoint, got a {src.family.name} model")
     if gen is None:
-        _, gen = build_electra_pair(disc.config)
+        gen = electra_generator(disc)
     if gen.config.emb_dim != disc.config.emb_dim or gen.config.vocab_size != disc.config.vocab_size:
         raise InputError(f"--init {path}: the generator's embeddings ({gen.config.vocab_size} x "
                          f"{gen.config.emb_dim}) differ from the discriminator's ({disc.config.vocab_size} x "
                          f"{disc.config.emb_dim}); ELECTRA shares them")
-    gen.backbone.embeddings = disc.backbone.embeddings  # shared, as in build_electra_pair
+    gen.backbone.embeddings = disc.backbone.embeddings  # shared, as in build_electra_pair (loaded generators too)
     disc.train()
     gen.train()
     return disc, gen
