@@ -132,6 +132,14 @@ def test_cli_convert_family_and_task(tmp_path, capsys):
     bert = _quiet(from_pretrained, tmp_path / "bert")
     assert bert.family.name == "bert" and bert.task == "classification"
     torch.testing.assert_close(bert.backbone.encoder.state_dict(), disc.backbone.encoder.state_dict())
+    before = (tmp_path / "bert" / "model.safetensors").read_bytes()
+    assert main(["convert", str(tmp_path / "disc"), str(tmp_path / "bert")]) == 2    # an existing checkpoint is kept
+    err = capsys.readouterr().err
+    assert "already holds a checkpoint" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "bert" / "model.safetensors").read_bytes() == before
+    assert main(["convert", str(tmp_path / "disc"), str(tmp_path / "bert"), "--force"]) == 0
+    assert "ElectraForPreTraining" in capsys.readouterr().out
+    assert _quiet(from_pretrained, tmp_path / "bert").family.name == "electra"
     (tmp_path / "afile").write_text("x")
     assert main(["convert", str(tmp_path / "disc"), str(tmp_path / "afile")]) == 2
     assert "is a file" in capsys.readouterr().err

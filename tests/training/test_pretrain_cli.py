@@ -136,6 +136,11 @@ def test_electra_init_errors(files, tmp_path, capsys):
     rc = main(["pretrain", "--arch", "electra", "--init", str(tmp_path / "rob"), "--tokenizer", str(tok),
                "--corpus", str(train), "--steps", "1", "--out", str(tmp_path / "x"), "--no-progress"])
     assert rc == 2 and "takes an ELECTRA or BERT checkpoint, got a roberta model" in capsys.readouterr().err
+    before = (tmp_path / "rob" / "model.safetensors").read_bytes()
+    rc = main(["pretrain", "--arch", "roberta", "--init", str(tmp_path / "rob"), "--tokenizer", str(tok),
+               "--corpus", str(train), "--steps", "1", "--out", str(tmp_path / "rob" / "."), "--no-progress"])
+    assert rc == 2 and "is the --init checkpoint" in capsys.readouterr().err
+    assert (tmp_path / "rob" / "model.safetensors").read_bytes() == before
     _pretrain(files, tmp_path / "el", "--arch", "electra")
     with pytest.raises(Exception, match="tokens but the tokenizer 50"):
         electra_from_checkpoint(tmp_path / "el", 50)

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "ELECTRA discriminator without factorized embeddings becomes a BERT)")
     p.add_argument("--task", help="save with this task's heads (base, mlm, classification, ...; default: the "
                                   "checkpoint's, or its nearest equivalent); heads not in SRC are newly initialised")
+    p.add_argument("--force", action="store_true", help="overwrite DST when it already holds a checkpoint")
     p.set_defaults(func=run)
 
 
@@ -30,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("convert: SRC and DST must be different folders")
     if dst.exists() and not dst.is_dir():
         raise InputError(f"convert: DST {dst} is a file")
+    if (dst / "config.json").is_file() and not args.force:
+        raise InputError(f"convert: DST {dst} already holds a checkpoint (config.json); choose another folder or "
+                         f"pass --force to overwrite it")
     model = from_pretrained(src)
     if args.family or args.task:
         from bertkit.models.convert import convert_family

@@ -231,6 +231,9 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     masking = spec.masking or ("span" if objective == "sbo" else recipe.masking)
     if objective == "sbo" and masking != "span":
         raise InputError("the span boundary objective needs --masking span")
+    if spec.init and Path(spec.init).resolve() == Path(spec.out).resolve():
+        raise InputError(f"--out {spec.out} is the --init checkpoint; write to another folder so the starting "
+                         f"model is kept")
     torch.manual_seed(spec.seed)
     tok = Tokenizer.from_pretrained(spec.tokenizer)
     vocab = masking_vocab(tok)
