@@ -1,6 +1,7 @@
-"""Peak memory of question-answering fine-tuning: bertkit (attention recomputed in backward, the default),
-bertkit with the attention stored, and transformers' BertForQuestionAnswering, on the same model (bundled
-MiniLM), the same SQuAD features and batches, AdamW, bf16 autocast, CPU.
+"""Peak memory of question-answering fine-tuning: bertkit (compact attention for large score tensors, the
+default), bertkit with the attention stored (SDPA's math path) or recomputed in backward, and transformers'
+BertForQuestionAnswering, on the same model (bundled MiniLM), the same SQuAD features and batches, AdamW,
+bf16 autocast, CPU (see nn/attention.py LARGE_ATTENTION).
 
     python benchmarks/finetune_memory.py --data ../shared/data --steps 6 --batch-size 32 --max-length 384
 
@@ -27,7 +28,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = ("transformers", "bertkit-stored", "bertkit", "bertkit-finetune", "bertkit-finetune-notrim")
+MODES = ("transformers", "bertkit-stored", "bertkit-recompute", "bertkit", "bertkit-finetune",
+         "bertkit-finetune-notrim")
 
 
 def rss_mb() -> float:
@@ -95,7 +97,9 @@ def one(mode: str, a: argparse.Namespace) -> dict:
         from bertkit.nn import attention
 
         if mode == "bertkit-stored":
-            attention.RECOMPUTE_ATTENTION_ELEMENTS = float("inf")
+            attention.LARGE_ATTENTION = "store"
+        elif mode == "bertkit-recompute":
+            attention.LARGE_ATTENTION = "recompute"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = bertkit.from_pretrained(path, task="qa")

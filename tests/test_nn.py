@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from bertkit.nn.attention import MultiHeadAttention, additive_mask
@@ -168,15 +169,15 @@ def test_fused_twin_falls_back_with_a_warning_when_onednn_cannot_run(monkeypatch
     assert type(model.blocks[0]).__name__ == "Block"  # the original is never modified
 
 
-def _train_step(recompute, seed=0, batch=4, t=48):
+def _train_step(mode, seed=0, batch=4, t=48, dropout=0.3):
     from bertkit.models import Model, ModelConfig
 
     torch.manual_seed(0)
     m = Model(ModelConfig(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                          max_positions=64, attention_dropout=0.3), "qa").train()
+                          max_positions=64, attention_dropout=dropout), "qa").train()
     for mod in m.modules():
         if isinstance(mod, MultiHeadAttention):
-            mod.recompute_attention = recompute
+            mod.attention_memory = mode
     ids = torch.randint(5, 50, (batch, t), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(ids)
     mask[1, 30:] = 0
@@ -189,29 +190,101 @@ def _train_step(recompute, seed=0, batch=4, t=48):
 
 
 def test_recomputed_attention_gives_the_same_dropout_masks_and_gradients():
-    out_a, grads_a = _train_step(False)
-    out_b, grads_b = _train_step(True)
+    out_a, grads_a = _train_step("store")
+    out_b, grads_b = _train_step("recompute")
     torch.testing.assert_close(out_b, out_a, atol=0, rtol=0)
     assert grads_a.keys() == grads_b.keys() and len(grads_a) > 10
     for n in grads_a:
         torch.testing.assert_close(grads_b[n], grads_a[n], atol=0, rtol=0)
-    _, grads_c = _train_step(True, seed=1)  # and the masks are really random: another seed, other gradients
+    _, grads_c = _train_step("recompute", seed=1)  # and the masks are really random: another seed, other gradients
     assert not torch.equal(grads_c["backbone.encoder.blocks.0.attn.q.weight"],
                            grads_a["backbone.encoder.blocks.0.attn.q.weight"])
 
 
-def test_attention_is_recomputed_only_when_training_with_dropout_on_large_scores():
+def _reference_attention(q, k, v, bias, p, seed):
+    """fp64 autograd reference that draws its keep-mask as compact attention does (one slice)."""
+    torch.manual_seed(seed)
+    probs = ((q.double() @ k.double().transpose(-1, -2)) / math.sqrt(q.shape[-1]) + bias.double()).softmax(-1)
+    keep = torch.rand(probs.shape) >= p
+    return (probs * keep / (1 - p)) @ v.double()
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
+def test_compact_attention_matches_a_reference_with_the_same_dropout_mask(dtype, tol):
+    from bertkit.nn.attention import compact_attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 4, 20, 8, dtype=dtype, requires_grad=True) for _ in range(3))
+    bias = torch.zeros(3, 1, 1, 20)
+    bias[1, ..., 15:] = torch.finfo(torch.float32).min                   # padding in one row
+    torch.manual_seed(5)
+    out = compact_attention(q, k, v, bias, 0.3)
+    g = torch.randn_like(out)
+    out.backward(g)
+    got = [x.grad.double() for x in (q, k, v)]
+    for x in (q, k, v):
+        x.grad = None
+    ref = _reference_attention(q, k, v, bias, 0.3, seed=5)
+    ref.backward(g.double())
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.double(), ref, atol=tol, rtol=tol)
+    for a, x in zip(got, (q, k, v)):
+        assert (a - x.grad).abs().max() <= tol * x.grad.abs().max()       # relative to the gradient's scale
+    assert (out[1:2].double() - ref[1:2]).abs().max() < tol                 # padded keys get no weight
+
+
+def test_compact_attention_without_dropout_equals_sdpa_and_slices_the_batch(monkeypatch):
+    from bertkit.nn import attention as A
+
+    out_a, grads_a = _train_step("store", dropout=0.0)
+    monkeypatch.setattr(A, "_CHUNK_ELEMENTS", 48 * 48 * 4)               # one row of the batch per slice
+    out_b, grads_b = _train_step("compact", dropout=0.0)
+    torch.testing.assert_close(out_b, out_a, atol=2e-2, rtol=2e-2)
+    for n in grads_a:   # bf16 autocast on both sides; the key bias has a zero gradient (softmax is shift-invariant)
+        scale = grads_a[n].abs().max()
+        assert n.endswith("attn.k.bias") or (grads_b[n] - grads_a[n]).abs().max() <= 3e-2 * scale, n
+    out_c, _ = _train_step("compact", dropout=0.3)
+    out_d, _ = _train_step("compact", dropout=0.3, seed=1)
+    assert not torch.equal(out_c, out_d)                                  # dropout is really applied
+    # without attention dropout compact draws no random numbers, so the hidden dropout masks are the store path's:
+    # the agreement above (hidden dropout 0.1 on both sides) depends on it
+
+
+def _saved_bytes(mode):
+    m = MultiHeadAttention(32, 4, dropout=0.1).train()
+    m.attention_memory = mode
+    x = torch.randn(2, 64, 32, requires_grad=True)
+    total = []
+
+    def pack(t):
+        total.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.autocast("cpu", dtype=torch.bfloat16):
+        m(x)[0].sum().backward()
+    return sum(total) / (2 * 4 * 64 * 64)                                 # bytes per score element
+
+
+def test_compact_attention_stores_a_fraction_of_the_math_path():
+    store, compact, recompute = _saved_bytes("store"), _saved_bytes("compact"), _saved_bytes("recompute")
+    # recompute keeps only the projections' inputs; above that, per score element: bf16 probabilities + bool mask
+    assert compact - recompute == 3.0 and store - recompute > 10, (store, compact, recompute)
+
+
+def test_attention_memory_mode_by_size_dropout_and_override():
     from bertkit.nn import attention as A
 
     m = MultiHeadAttention(32, 4, dropout=0.1)
-    n = math.isqrt(A.RECOMPUTE_ATTENTION_ELEMENTS // 4)       # B=1, H=4: T*T*4 elements
+    n = math.isqrt(A.LARGE_ATTENTION_ELEMENTS // 4)           # B=1, H=4: T*T*4 elements
     big = torch.zeros(1, 4, n + 1, 8, requires_grad=True)
     small = torch.zeros(1, 4, n // 2, 8, requires_grad=True)
-    assert m.recompute(big, big, 0.1) and not m.recompute(small, small, 0.1)
-    assert not m.recompute(big, big, 0.0)                           # no dropout: the fused kernel, nothing stored
+    assert m.memory_mode(big, big, 0.1) == A.LARGE_ATTENTION == "compact"
+    assert m.memory_mode(small, small, 0.1) == "store"
+    assert m.memory_mode(big, big, 0.0) == "store"                  # no dropout: the fused kernel, nothing stored
     with torch.no_grad():
-        assert not m.recompute(big, big, 0.1)                       # inference
-    m.recompute_attention = True
-    assert m.recompute(small, small, 0.1)
-    m.recompute_attention = False
-    assert not m.recompute(big, big, 0.1)
+        assert m.memory_mode(big, big, 0.1) == "store"              # inference
+    m.attention_memory = "recompute"
+    assert m.memory_mode(small, small, 0.1) == "recompute"
+    m.attention_memory = "bogus"
+    with pytest.raises(ValueError, match="expected one of"):
+        m.memory_mode(small, small, 0.1)

@@ -40,17 +40,88 @@ def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
 
 # Training with attention dropout cannot use a fused SDPA kernel on CPU: the math path keeps the (B, H, Tq, Tk)
 # scores, probabilities and dropout mask of every layer for backward (~27 bytes an element under bf16 autocast;
-# question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). Above this many
-# score elements per layer the attention is recomputed in backward instead (torch.utils.checkpoint with the RNG
-# state restored, so the dropout masks and the gradients are the same): there 4.0 GB peak, but 35% slower steps
-# (benchmarks/finetune_memory.py), so only where the stored attention would pass ~450 MB a layer. Set it to
-# float("inf") to never recompute, or MultiHeadAttention.recompute_attention = True/False per module.
-RECOMPUTE_ATTENTION_ELEMENTS = 1 << 24
+# question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). From this many
+# score elements per layer on, training attention with dropout runs as LARGE_ATTENTION says:
+#   "compact"   CompactDropoutAttention: stores the probabilities (bf16 under autocast) and a bool keep-mask,
+#               ~3 bytes an element (default);
+#   "recompute" torch.utils.checkpoint with the RNG state restored: stores nothing, recomputes the attention in
+#               backward (the same dropout masks and gradients as "store", ~35% slower steps);
+#   "store"     the math path as is.
+# Below the threshold (SST-2, CoNLL, NSMC, QA at 192 tokens) the math path runs, so those results reproduce
+# bit for bit. MultiHeadAttention.attention_memory = "compact" | "recompute" | "store" overrides it per module.
+# benchmarks/finetune_memory.py measures all three.
+LARGE_ATTENTION = "compact"
+LARGE_ATTENTION_ELEMENTS = 1 << 24
+ATTENTION_MEMORY_MODES = ("store", "compact", "recompute")
 
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
           p: float) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
+
+
+_CHUNK_ELEMENTS = 1 << 23  # score elements per slice of the batch in compact attention (transients ~4 B each)
+
+
+class CompactDropoutAttention(torch.autograd.Function):
+    """softmax(q k^T / sqrt(d) + bias) with dropout, then @ v, storing for backward only the probabilities (in
+    the inputs' dtype: 2 bytes an element under bf16) and the dropout keep-mask (1 byte), instead of the math
+    path's scores, probabilities, mask and dropped probabilities (~27 bytes). Scores come from a matmul in the
+    inputs' dtype and the softmax runs in fp32, as in eager attention under autocast. Forward and backward walk
+    the batch in slices so the fp32 transients stay small. The bias is a constant (a padding or causal mask)."""
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+                p: float) -> torch.Tensor:
+        b, h, t_q, _ = q.shape
+        scale, inv_keep = 1.0 / math.sqrt(q.shape[-1]), 1.0 / (1.0 - p)
+        step = max(1, _CHUNK_ELEMENTS // (h * t_q * k.shape[2]))
+        probs = torch.empty(b, h, t_q, k.shape[2], dtype=q.dtype, device=q.device)
+        keep = torch.empty(probs.shape if p > 0 else (0,), dtype=torch.bool, device=q.device)  # p = 0: no draws
+        out = torch.empty(b, h, t_q, v.shape[-1], dtype=v.dtype, device=q.device)
+        for i in range(0, b, step):
+            j = slice(i, i + step)
+            scores = (q[j] @ k[j].transpose(-1, -2)).float().mul_(scale)
+            if bias is not None:
+                scores += bias[j] if bias.shape[0] > 1 else bias
+            pr = scores.softmax(dim=-1)
+            probs[j] = pr
+            if p > 0:
+                keep[j] = kp = torch.rand_like(pr) >= p
+                pr.mul_(kp).mul_(inv_keep)
+            out[j] = pr.to(v.dtype) @ v[j]
+        ctx.save_for_backward(q, k, v, probs, keep)
+        ctx.scale, ctx.inv_keep, ctx.step = scale, inv_keep, step
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        q, k, v, probs, keep = ctx.saved_tensors
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        g = grad_out.to(v.dtype)
+        for i in range(0, q.shape[0], ctx.step):
+            j = slice(i, i + ctx.step)
+            pr = probs[j].float()
+            dp = (g[j] @ v[j].transpose(-1, -2)).float()
+            if keep.numel():
+                kp = keep[j]
+                dv[j] = (pr * kp).mul_(ctx.inv_keep).to(v.dtype).transpose(-1, -2) @ g[j]
+                dp.mul_(kp).mul_(ctx.inv_keep)
+            else:
+                dv[j] = probs[j].to(v.dtype).transpose(-1, -2) @ g[j]
+            ds = (pr * (dp - (dp * pr).sum(-1, keepdim=True))).mul_(ctx.scale).to(q.dtype)  # pr may be saved
+            dq[j] = ds @ k[j]
+            dk[j] = ds.transpose(-1, -2) @ q[j]
+        return dq, dk, dv, None, None
+
+
+def compact_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+                      p: float) -> torch.Tensor:
+    """Dropout attention for training that stores ~3 bytes a score element (see CompactDropoutAttention)."""
+    if bias is not None and bias.requires_grad:
+        raise ValueError("compact attention takes a constant bias (a mask); use scaled_dot_product_attention")
+    with torch.autocast(q.device.type, enabled=False):
+        return CompactDropoutAttention.apply(q, k, v, bias, p)
 
 
 class MultiHeadAttention(nn.Module):
@@ -72,16 +143,21 @@ class MultiHeadAttention(nn.Module):
         self.v = nn.Linear(kv_dim, dim, bias=bias)
         self.o = nn.Linear(dim, dim, bias=bias)
 
-    recompute_attention: bool | None = None  # None: when dropout is on and the scores are large (see above)
+    attention_memory: str | None = None  # None: by LARGE_ATTENTION_ELEMENTS (see above)
 
-    def recompute(self, q: torch.Tensor, k: torch.Tensor, p: float) -> bool:
-        """Whether this call recomputes its attention in backward instead of storing it."""
-        if p == 0.0 or not torch.is_grad_enabled() or not q.requires_grad:
-            return False  # no dropout: SDPA's fused kernels already store almost nothing
-        if self.recompute_attention is not None:
-            return self.recompute_attention
-        b, h, t_q, _ = q.shape
-        return b * h * t_q * k.shape[2] >= RECOMPUTE_ATTENTION_ELEMENTS
+    def memory_mode(self, q: torch.Tensor, k: torch.Tensor, p: float) -> str:
+        """How this call keeps what backward needs: "store", "compact" or "recompute" (see LARGE_ATTENTION)."""
+        if not torch.is_grad_enabled() or not q.requires_grad:
+            return "store"  # no backward: nothing is kept
+        mode = self.attention_memory
+        if mode is None:
+            if p == 0.0:
+                return "store"  # no dropout: SDPA's fused kernels already store almost nothing
+            b, h, t_q, _ = q.shape
+            mode = LARGE_ATTENTION if b * h * t_q * k.shape[2] >= LARGE_ATTENTION_ELEMENTS else "store"
+        if mode not in ATTENTION_MEMORY_MODES:
+            raise ValueError(f"attention memory mode {mode!r}; expected one of {ATTENTION_MEMORY_MODES}")
+        return mode
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
@@ -102,7 +178,10 @@ class MultiHeadAttention(nn.Module):
             out = probs @ v
         else:
             mask = None if bias is None else bias.to(q.dtype)
-            if self.recompute(q, k, p):
+            mode = self.memory_mode(q, k, p)
+            if mode == "compact":
+                out = compact_attention(q, k, v, mask, p)
+            elif mode == "recompute":
                 from torch.utils.checkpoint import checkpoint
 
                 out = checkpoint(_sdpa, q, k, v, mask, p, use_reentrant=False, preserve_rng_state=True)
