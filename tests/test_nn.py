@@ -288,3 +288,7 @@ def test_attention_memory_mode_by_size_dropout_and_override():
     m.attention_memory = "bogus"
     with pytest.raises(ValueError, match="expected one of"):
         m.memory_mode(small, small, 0.1)
+    from bertkit.nn.attention import compact_attention
+
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        compact_attention(small, small, small, None, 1.0)

@@ -39,13 +39,15 @@ def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
 
 
 # Training with attention dropout cannot use a fused SDPA kernel on CPU: the math path keeps the (B, H, Tq, Tk)
-# scores, probabilities and dropout mask of every layer for backward (~27 bytes an element under bf16 autocast;
+# scores, probabilities and dropout mask of every layer for backward (under bf16 autocast about 13 bytes an element
+# saved, counted in tests/test_nn.py, ~27 judging by the peak memory;
 # question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). From this many
 # score elements per layer on, training attention with dropout runs as LARGE_ATTENTION says:
 #   "compact"   CompactDropoutAttention: stores the probabilities (bf16 under autocast) and a bool keep-mask,
 #               ~3 bytes an element (default);
 #   "recompute" torch.utils.checkpoint with the RNG state restored: stores nothing, recomputes the attention in
-#               backward (the same dropout masks and gradients as "store", ~35% slower steps);
+#               backward (the same dropout masks and gradients as "store"; QA steps 1.1-1.35x "store"'s time,
+#               where "compact" took 0.6x);
 #   "store"     the math path as is.
 # Below the threshold (SST-2, CoNLL, NSMC, QA at 192 tokens) the math path runs, so those results reproduce
 # bit for bit. MultiHeadAttention.attention_memory = "compact" | "recompute" | "store" overrides it per module.
@@ -66,7 +68,7 @@ _CHUNK_ELEMENTS = 1 << 23  # score elements per slice of the batch in compact at
 class CompactDropoutAttention(torch.autograd.Function):
     """softmax(q k^T / sqrt(d) + bias) with dropout, then @ v, storing for backward only the probabilities (in
     the inputs' dtype: 2 bytes an element under bf16) and the dropout keep-mask (1 byte), instead of the math
-    path's scores, probabilities, mask and dropped probabilities (~27 bytes). Scores come from a matmul in the
+    path's scores, probabilities, mask and dropped probabilities (about 13 bytes). Scores come from a matmul in the
     inputs' dtype and the softmax runs in fp32, as in eager attention under autocast. Forward and backward walk
     the batch in slices so the fp32 transients stay small. The bias is a constant (a padding or causal mask)."""
 
@@ -118,6 +120,8 @@ class CompactDropoutAttention(torch.autograd.Function):
 def compact_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
                       p: float) -> torch.Tensor:
     """Dropout attention for training that stores ~3 bytes a score element (see CompactDropoutAttention)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"attention dropout must be in [0, 1), got {p}")
     if bias is not None and bias.requires_grad:
         raise ValueError("compact attention takes a constant bias (a mask); use scaled_dot_product_attention")
     with torch.autocast(q.device.type, enabled=False):
