@@ -51,3 +51,29 @@ def test_fused_copy_is_reused_until_the_weights_change():
     assert cache["twin"] is not twin
     np.testing.assert_allclose(np.stack([o["logits"] for o in moved]) - np.stack([o["logits"] for o in first]),
                                10.0, atol=0.1)
+
+
+def test_fused_copy_is_rebuilt_after_a_fused_adamw_step():
+    """The trainer's fused AdamW updates weights without bumping their version counters; evaluation during
+    fine-tuning must still see the new weights (it once kept scoring the first epoch's copy)."""
+    from bertkit.training.optim import build_optimizer
+
+    torch.manual_seed(0)
+    cfg = bertkit.ModelConfig(vocab_size=50, hidden_size=32, num_layers=1, num_heads=4, intermediate_size=64,
+                              max_positions=32, num_labels=2)
+    model = bertkit.build_model(cfg, "classification")
+    feats = [{"input_ids": [2, 5 + i % 40, 3], "token_type_ids": [0, 0, 0]} for i in range(20)]
+    cache: dict = {}
+    first = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache=cache)
+    opt = build_optimizer(model, lr=1e-2)
+    versions = [p._version for p in model.parameters()]
+    model.train()
+    model(torch.tensor([[2, 7, 9, 3]])).logits.sum().backward()
+    opt.step()
+    if opt.defaults.get("fused"):
+        assert [p._version for p in model.parameters()] == versions  # the case the key must catch
+    moved = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache=cache)
+    fresh = run_model(model, feats, 0, ("logits",), batch_size=8, precision="bf16", cache={})
+    moved_l, fresh_l = (np.stack([o["logits"] for o in x]) for x in (moved, fresh))
+    np.testing.assert_array_equal(moved_l, fresh_l)
+    assert np.abs(moved_l - np.stack([o["logits"] for o in first])).max() > 1e-3

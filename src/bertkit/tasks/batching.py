@@ -69,6 +69,17 @@ def grouped_collate(pad_id: int):
     return collate
 
 
+def weights_key(model: torch.nn.Module, samples: int = 16) -> tuple:
+    """A key that changes when any weight of `model` changes: the parameters' version counters (in-place ops,
+    load_state_dict) and, because fused optimizer kernels (AdamW(fused=True), the trainer's default) update
+    weights without bumping those counters, the sum of `samples` evenly spaced elements of each parameter (an
+    optimizer step moves every element)."""
+    with torch.no_grad():
+        sums = [p.detach().reshape(-1)[::max(1, p.numel() // samples)].double().sum() for p in model.parameters()]
+    return (id(model), tuple(p._version for p in model.parameters()),
+            tuple(torch.stack(sums).tolist()) if sums else ())
+
+
 @torch.no_grad()
 def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id: int, keys: Sequence[str],
               batch_size: int = 64, token_level: bool = False, precision: str = "fp32",
@@ -78,8 +89,8 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
 
     bf16 on CPU runs a bf16 copy with fused inference blocks (nn/fused.py) and, like embed, several
     single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast. With `cache` (a dict the
-    caller keeps), the copy is reused across calls until any weight of `model` changes in place (an optimizer
-    step, a load): the key is the parameters' version counters."""
+    caller keeps), the copy is reused across calls until any weight of `model` changes (an optimizer step, a
+    load): see weights_key."""
     from contextlib import nullcontext
 
     from tqdm.auto import tqdm
@@ -94,7 +105,7 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
     model.eval()
     runner, autocast = model, precision == "bf16"
     if autocast and (len(features) > batch_size or cache):  # a new copy pays off beyond one batch
-        key = (id(model), tuple(p._version for p in model.parameters()))
+        key = weights_key(model)
         if cache is not None and cache.get("key") == key:
             twin = cache["twin"]
         else:
