@@ -5,6 +5,7 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ class TextEncoder:
         self.pooling = pooling  # the default of embed(); load() reads it from the folder's 1_Pooling
         self.max_length = min(max_length or model.max_tokens, model.max_tokens)
         self._warned = False
-        self._variants: dict[str, Model] = {}
+        self._variants: dict[str, Any] = {}  # precision -> model copy, and "weights" -> the key they were made at
         self._auto: str | None = None
         self.compile = compile
         self.workers = workers  # batches run at once on CPU; None: chosen per precision (see _workers_for)
@@ -139,6 +140,12 @@ class TextEncoder:
             if self._auto is None:
                 self._auto = choose_precision(self, probe)
             precision = self._auto
+        from bertkit.tasks.batching import weights_key
+
+        key = weights_key(self.model)
+        if self._variants.get("weights") != key:  # copies of older weights (the model was trained in place)
+            self._variants.clear()
+            self._variants["weights"] = key
         model = model_variant(self.model, precision, self._variants, fused=not self.compile)
         if self.compile:
             key = f"compiled-{precision}"

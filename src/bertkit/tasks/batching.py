@@ -69,15 +69,15 @@ def grouped_collate(pad_id: int):
     return collate
 
 
-def weights_key(model: torch.nn.Module, samples: int = 16) -> tuple:
-    """A key that changes when any weight of `model` changes: the parameters' version counters (in-place ops,
-    load_state_dict) and, because fused optimizer kernels (AdamW(fused=True), the trainer's default) update
-    weights without bumping those counters, the sum of `samples` evenly spaced elements of each parameter (an
-    optimizer step moves every element)."""
+def weights_key(model: torch.nn.Module) -> tuple:
+    """A key that changes when the weights of `model` change: the parameters' version counters (in-place ops,
+    load_state_dict), their storage, and, because fused optimizer kernels (AdamW(fused=True), the trainer's
+    default) update weights without bumping those counters, each parameter's middle element (an optimizer step
+    moves it: Adam's update or weight decay). ~0.3 ms for MiniLM's 103 tensors."""
+    params = list(model.parameters())
     with torch.no_grad():
-        sums = [p.detach().reshape(-1)[::max(1, p.numel() // samples)].double().sum() for p in model.parameters()]
-    return (id(model), tuple(p._version for p in model.parameters()),
-            tuple(torch.stack(sums).tolist()) if sums else ())
+        mids = torch.stack([p.detach().reshape(-1)[p.numel() // 2].float() for p in params]).tolist() if params else []
+    return (id(model), tuple(p._version for p in params), tuple(p.data_ptr() for p in params), tuple(mids))
 
 
 @torch.no_grad()
