@@ -140,7 +140,9 @@ def report(path: Path) -> None:
                      f"{r['steps']} steps in the budget, EM {b.get('eval_exact_match', 0):.2f}, F1 "
                      f"{b.get('eval_f1', 0):.2f}.")
     notes.append("- NSMC-derived Korean reviews (from-scratch / domain-pretrained small BERTs vs random initialisation): "
-                 "not done; it needs the Pretraining issue's Korean models, which were not available to this run.")
+                 "not done; it needs the Pretraining issue's Korean models, which were not available to this run. "
+                 "Measured from session 3 on: see \"NSMC: does the from-scratch Korean pretraining help "
+                 "fine-tuning?\" below.")
     speed = RUNS / "ft-speed.json"
     lines += ["", "Commands:", ""] + notes
     if speed.is_file():
