@@ -136,16 +136,16 @@ class TextEncoder:
         """The model variant that runs `precision`; 'auto' is resolved once per encoder on a probe batch."""
         if precision not in PRECISIONS:
             raise InputError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-        if precision == "auto":
-            if self._auto is None:
-                self._auto = choose_precision(self, probe)
-            precision = self._auto
         from bertkit.tasks.batching import weights_key
 
         key = weights_key(self.model)
         if self._variants.get("weights") != key:  # copies of older weights (the model was trained in place)
             self._variants.clear()
             self._variants["weights"] = key
+        if precision == "auto":
+            if self._auto is None:
+                self._auto = choose_precision(self, probe)  # builds its variants into the cache above
+            precision = self._auto
         model = model_variant(self.model, precision, self._variants, fused=not self.compile)
         if self.compile:
             key = f"compiled-{precision}"
