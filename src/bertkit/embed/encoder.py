@@ -17,6 +17,7 @@ from bertkit.hub.checkpoint import from_pretrained
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.model import Model
 from bertkit.embed.precision import PRECISIONS, choose_precision, model_variant
+from bertkit.nn.fused import weights_key
 from bertkit.nn.pooling import POOLINGS, pool
 from bertkit.parallel import default_workers, parallel_map
 
@@ -136,8 +137,6 @@ class TextEncoder:
         """The model variant that runs `precision`; 'auto' is resolved once per encoder on a probe batch."""
         if precision not in PRECISIONS:
             raise InputError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-        from bertkit.tasks.batching import weights_key
-
         key = weights_key(self.model)
         if self._variants.get("weights") != key:  # copies of older weights (the model was trained in place)
             self._variants.clear()

@@ -117,6 +117,17 @@ def fuse_for_inference(model: nn.Module) -> int:
     return n
 
 
+def weights_key(model: torch.nn.Module) -> tuple:
+    """A key that changes when the weights of `model` change: the parameters' version counters (in-place ops,
+    load_state_dict), their storage, and, because fused optimizer kernels (AdamW(fused=True), the trainer's
+    default) update weights without bumping those counters, each parameter's middle element (an optimizer step
+    moves it: Adam's update or weight decay). ~0.3 ms for MiniLM's 103 tensors."""
+    params = list(model.parameters())
+    with torch.no_grad():
+        mids = torch.stack([p.detach().reshape(-1)[p.numel() // 2].float() for p in params]).tolist() if params else []
+    return (id(model), tuple(p._version for p in params), tuple(p.data_ptr() for p in params), tuple(mids))
+
+
 def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
     """An eval copy of a CPU model in `dtype` with its blocks fused, or None when no block can be fused."""
     p = next(model.parameters(), None)

@@ -69,17 +69,6 @@ def grouped_collate(pad_id: int):
     return collate
 
 
-def weights_key(model: torch.nn.Module) -> tuple:
-    """A key that changes when the weights of `model` change: the parameters' version counters (in-place ops,
-    load_state_dict), their storage, and, because fused optimizer kernels (AdamW(fused=True), the trainer's
-    default) update weights without bumping those counters, each parameter's middle element (an optimizer step
-    moves it: Adam's update or weight decay). ~0.3 ms for MiniLM's 103 tensors."""
-    params = list(model.parameters())
-    with torch.no_grad():
-        mids = torch.stack([p.detach().reshape(-1)[p.numel() // 2].float() for p in params]).tolist() if params else []
-    return (id(model), tuple(p._version for p in params), tuple(p.data_ptr() for p in params), tuple(mids))
-
-
 @torch.no_grad()
 def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id: int, keys: Sequence[str],
               batch_size: int = 64, token_level: bool = False, precision: str = "fp32",
@@ -90,12 +79,12 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
     bf16 on CPU runs a bf16 copy with fused inference blocks (nn/fused.py) and, like embed, several
     single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast. With `cache` (a dict the
     caller keeps), the copy is reused across calls until any weight of `model` changes (an optimizer step, a
-    load): see weights_key."""
+    load): see nn.fused.weights_key."""
     from contextlib import nullcontext
 
     from tqdm.auto import tqdm
 
-    from bertkit.nn.fused import fused_twin
+    from bertkit.nn.fused import fused_twin, weights_key
     from bertkit.parallel import default_workers, parallel_map
 
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
