@@ -169,6 +169,29 @@ def test_fused_twin_falls_back_with_a_warning_when_onednn_cannot_run(monkeypatch
     assert type(model.blocks[0]).__name__ == "Block"  # the original is never modified
 
 
+def test_fused_twin_shares_the_tensors_it_does_not_change_and_gives_the_same_outputs():
+    import bertkit
+    from bertkit.nn.fused import fused_twin
+
+    torch.manual_seed(0)
+    cfg = bertkit.ModelConfig(vocab_size=300, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
+                              max_positions=32, num_labels=3)
+    model = bertkit.build_model(cfg, "classification").eval()
+    ids = torch.randint(5, 300, (3, 11))
+    with torch.inference_mode():
+        want = model(ids).logits
+        fp32, bf16 = fused_twin(model, torch.float32), fused_twin(model, torch.bfloat16)
+        torch.testing.assert_close(fp32(ids).logits, want, atol=2e-5, rtol=1e-4)
+        assert torch.nn.functional.cosine_similarity(bf16(ids).logits.float(), want).min() > 0.99
+    own = {p.data_ptr() for p in model.parameters()}
+    shared = [n for n, p in fp32.named_parameters() if p.data_ptr() in own]
+    # word/position/segment embeddings, their norm, the pooler, the head and the blocks' norms: not copied
+    assert {"backbone.embeddings.word.weight", "backbone.pooler.dense.weight", "heads.classification.out.weight"} <= set(shared)
+    assert {p.data_ptr() for p in fp32.parameters()} <= own  # block weights live only in the packed copies
+    assert not own & {p.data_ptr() for p in bf16.parameters()}  # another dtype: a real copy
+    assert model.training is False and type(model.backbone.encoder.blocks[0]).__name__ == "Block"
+
+
 def _train_step(mode, seed=0, batch=4, t=48, dropout=0.3):
     from bertkit.models import Model, ModelConfig
 

@@ -129,11 +129,15 @@ def weights_key(model: torch.nn.Module) -> tuple:
 
 
 def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
-    """An eval copy of a CPU model in `dtype` with its blocks fused, or None when no block can be fused."""
+    """An eval copy of a CPU model in `dtype` with its blocks fused, or None when no block can be fused. Parameters
+    and buffers already in `dtype` outside the fused blocks are the model's own tensors, shared, not copied."""
     p = next(model.parameters(), None)
     if p is None or p.device.type != "cpu" or not any(fusable(m) for m in model.modules()):
         return None
-    twin = copy.deepcopy(model).to(dtype).eval()
+    # tensors already in `dtype` are shared, not copied: the fused blocks pack their own weights, so what the twin
+    # would otherwise duplicate is everything else (embeddings, heads, norms: half of MiniLM's weights in fp32)
+    memo = {id(t): t for t in (*model.parameters(), *model.buffers()) if t.dtype == dtype}
+    twin = copy.deepcopy(model, memo).to(dtype).eval()
     fuse_for_inference(twin)
     block = next(m for m in twin.modules() if isinstance(m, FusedBlock))
     try:  # a oneDNN build that cannot run these kernels here falls back to the plain model, with a warning
