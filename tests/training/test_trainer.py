@@ -56,6 +56,26 @@ def test_layer_lr_decay_scales_each_block():
     assert [len(g["params"]) > 0 for g in build_optimizer(model, 1e-3).param_groups] == [True, True]
 
 
+def test_layer_lr_decay_counts_albert_shared_block_as_one_block():
+    """ALBERT runs one shared block as every layer: it is the top block (lr * d), the factorized embeddings and
+    their projection sit below it (lr * d^2); the number of layers it runs as does not change that."""
+    from bertkit.models.model import build_model
+    from bertkit.training import build_optimizer
+
+    for layers in (2, 6):
+        cfg = tiny_config(family="albert", embedding_size=16, num_layers=layers, num_hidden_groups=1, num_labels=2)
+        model = build_model(cfg, "classification")
+        names = {id(p): n for n, p in model.named_parameters()}
+        lr_of = {names[id(p)]: g["lr"] for g in build_optimizer(model, 1e-3, layer_lr_decay=0.5).param_groups
+                 for p in g["params"]}
+        blocks = {n for n in lr_of if ".blocks." in n}
+        assert blocks and {n.split(".blocks.")[1].split(".")[0] for n in blocks} == {"0"}  # one shared block
+        assert all(lr_of[n] == pytest.approx(5e-4) for n in blocks)
+        bottom = [n for n in lr_of if n.startswith(("backbone.embeddings", "backbone.proj"))]
+        assert any(n.startswith("backbone.proj") for n in bottom)
+        assert all(lr_of[n] == pytest.approx(2.5e-4) for n in bottom)
+
+
 def test_layer_lr_decay_in_training_and_bad_values(tmp_path):
     """With d = 0.1 the embeddings move far less than with d = 1 over the same steps."""
     from bertkit.training import build_optimizer

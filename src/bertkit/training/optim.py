@@ -16,7 +16,9 @@ _BOTTOM_RE = re.compile(r"(?:^|\.)backbone\.(?:embeddings|proj)\.")
 
 def layer_depths(module: nn.Module) -> dict[str, int]:
     """Depth of each named parameter of an encoder: 0 for the embeddings (and ALBERT's E -> H projection),
-    i + 1 for encoder block i, and one above the last block for everything else (pooler, task heads)."""
+    i + 1 for encoder block i, and one above the last block for everything else (pooler, task heads).
+    Depth follows the blocks, not the layers: ALBERT's one shared block, which runs as every layer, is a
+    single block, so it learns at lr * d like a BERT's top block and its embeddings at lr * d^2."""
     names = [n for n, _ in module.named_parameters()]
     blocks = [int(m.group(1)) for n in names if (m := _BLOCK_RE.search(n))]
     if not blocks:
