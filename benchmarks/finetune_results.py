@@ -1,5 +1,5 @@
-"""Fine-tuning results on the shared datasets, starting from the bundled MiniLM; writes docs/results.md's
-"Fine-tuning" section from the runs' metrics.json files.
+"""Fine-tuning results on the shared datasets, starting from the bundled MiniLM; `report` rewrites the rows of
+docs/results.md's fine-tuning table from the runs' metrics.json files (and nothing else in the file).
 
     python benchmarks/finetune_results.py sst2  --data ../shared/data      # one run per dataset
     python benchmarks/finetune_results.py conll --data ../shared/data
@@ -102,67 +102,66 @@ def rescore(name: str, data: Path) -> None:
     print(f"{name}: " + ", ".join(f"{k[5:]}={v:.4f}" for k, v in ev.items() if k.startswith("eval_")))
 
 
+TABLE_START = "<!-- rows: python benchmarks/finetune_results.py report -->"
+TABLE_END = "<!-- end of rows -->"
+TABLE_HEAD = ["| run | task | train / dev examples | planned epochs (steps run) | best dev result | target | train time | "
+              "examples/s | peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
+
+
+def _row(name: str, r: dict) -> str:
+    best = r.get("best") or {}
+    res = ", ".join(f"{k[5:]} {100 * v:.2f}" if r["task"] != "qa" and k != "eval_mse" else f"{k[5:]} {v:.2f}"
+                    for k, v in best.items() if k.startswith("eval_") and not k.startswith("eval_f1_"))
+    finished = "" if r.get("rescored") or r.get("stopped_by_time_budget") else ", all"
+    return (f"| {name} | {r['task']} | {r['train_examples']} / {r['dev_examples']} | {r['epochs']:g} "
+            f"({r['steps']}{finished}) | {res} (epoch {best.get('epoch')}) | {r['target']} | {r['train_seconds']} s | "
+            f"{r['train_examples_per_s']} | {r['peak_rss_mb']} MB |")
+
+
+def _command_note(name: str, r: dict) -> str:
+    note = f"- {name}: `{r['command']}`" + (f" ({r['split']})" if r.get("split") else "")
+    if r.get("rescored"):
+        note += (f"; this run predates `--budget`: its training was stopped from outside with SIGTERM (the trainer's "
+                 f"preemption path) after 19 minutes, at step {r['steps']}, then {r['rescored']}")
+    elif r.get("stopped_by_time_budget"):
+        note += f"; training stopped by the {r['budget_seconds']:.0f} s budget at step {r['steps']}, then scored"
+    return note + "."
+
+
 def report(path: Path) -> None:
-    """Rewrite the '## Fine-tuning' section of docs/results.md from runs/ft-*/metrics.json."""
-    lines = ["## Fine-tuning", "",
-             "Bundled all-MiniLM-L6-v2 (6 layers, 384 hidden) fine-tuned on the shared datasets on this machine's CPU",
-             "(2 cores shared with other jobs; bf16 autocast). Each row comes from the command shown; "
-             "metrics are on the dev split named, at the best evaluation (epoch = fraction of an epoch trained).",
-             "Every run had a 19-minute training budget (20 minutes with loading and scoring); none finished its",
-             "planned epochs on the shared CPU, so these are budget-limited figures.", "",
-             "| run | task | train / dev examples | planned epochs (steps run) | best dev result | target | train time | examples/s |"
-             " peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
-    notes = []
+    """Rewrite the rows of the fine-tuning table in docs/results.md (between TABLE_START and TABLE_END) from
+    runs/ft-*/metrics.json. A run without a metrics.json here keeps the row already in the file, and the text
+    around the table (prose, commands, the speed, memory and NSMC subsections) is never touched. The command
+    of each run found is printed, for the commands list. A file without the markers gets a new section."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Results\n"
+    old_rows = {}
+    if TABLE_START in text and TABLE_END in text:
+        a, b = text.index(TABLE_START), text.index(TABLE_END)
+        for line in text[a:b].splitlines()[1:]:
+            cells = [c.strip() for c in line.split("|")]
+            if len(cells) > 2 and cells[1] in RUNS_SPEC:
+                old_rows[cells[1]] = line
+    rows, notes = [], []
     for name in RUNS_SPEC:
         f = RUNS / f"ft-{name}" / "metrics.json"
-        if not f.is_file():
-            lines.append(f"| {name} | {RUNS_SPEC[name][0]} | not run | | | {RUNS_SPEC[name][5]} | | | |")
-            continue
-        r = json.loads(f.read_text())
-        best = r.get("best") or {}
-        res = ", ".join(f"{k[5:]} {100 * v:.2f}" if r["task"] != "qa" and k != "eval_mse" else f"{k[5:]} {v:.2f}"
-                        for k, v in best.items() if k.startswith("eval_") and not k.startswith("eval_f1_"))
-        lines.append(f"| {name} | {r['task']} | {r['train_examples']} / {r['dev_examples']} | {r['epochs']} "
-                     f"({r['steps']}) | {res} (epoch {best.get('epoch')}) | {r['target']} | {r['train_seconds']} s | "
-                     f"{r['train_examples_per_s']} | {r['peak_rss_mb']} MB |")
-        note = f"- {name}: `{r['command']}`" + (f" ({r['split']})" if r.get("split") else "")
-        if r.get("rescored"):
-            note += (f"; this run predates `--budget`: its training was stopped from outside with SIGTERM (the trainer's "
-                     f"preemption path) after 19 minutes, at step {r['steps']}, then {r['rescored']}")
-        elif r.get("stopped_by_time_budget"):
-            note += f"; training stopped by the {r['budget_seconds']:.0f} s budget at step {r['steps']}, then scored"
-        notes.append(note + ".")
-    first = RUNS / "ft-squad-b32" / "metrics.json"
-    if first.is_file():  # an earlier SQuAD attempt with the default batch of 32, kept for the record
-        r = json.loads(first.read_text())
-        b = r.get("best") or {}
-        notes.append(f"- squad, first attempt: `{r['command']}` (batch {r['batch_size']}, lr {r['lr']}): "
-                     f"{r['steps']} steps in the budget, EM {b.get('eval_exact_match', 0):.2f}, F1 "
-                     f"{b.get('eval_f1', 0):.2f}.")
-    notes.append("- NSMC-derived Korean reviews (from-scratch / domain-pretrained small BERTs vs random initialisation): "
-                 "not done; it needs the Pretraining issue's Korean models, which were not available to this run. "
-                 "Measured from session 3 on: see \"NSMC: does the from-scratch Korean pretraining help "
-                 "fine-tuning?\" below.")
-    speed = RUNS / "ft-speed.json"
-    lines += ["", "Commands:", ""] + notes
-    if speed.is_file():
-        s = json.loads(speed.read_text())
-        lines += ["", "### Fine-tuning speed against transformers' Trainer", "", s["table"], "",
-                  f"Command: `{s['command']}`", "",
-                  "The three runs ran back to back in one process while other jobs shared the 2 cores, so the ratios "
-                  "carry that noise. Most of bertkit's lead comes from length-grouped batches: transformers' own "
-                  "`group_by_length` sampler closes part of the gap (third row). Peak RSS is the process's "
-                  "maximum so far after each run (it never decreases), so it is not per trainer."]
-    section = "\n".join(lines) + "\n"
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Results\n"
-    start = text.find("## Fine-tuning\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 5)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        if f.is_file():
+            r = json.loads(f.read_text())
+            rows.append(_row(name, r))
+            notes.append(_command_note(name, r))
+        else:
+            rows.append(old_rows.get(name) or f"| {name} | {RUNS_SPEC[name][0]} | not run | | | {RUNS_SPEC[name][5]} | | | |")
+    block = "\n".join([TABLE_START, *TABLE_HEAD, *rows, TABLE_END])
+    if TABLE_START in text and TABLE_END in text:
+        a, b = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+        text = text[:a] + block + text[b:]
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = (text.rstrip("\n") + "\n\n## Fine-tuning\n\nBundled all-MiniLM-L6-v2 fine-tuned on the shared datasets; "
+                "metrics are on the dev split named, at the best evaluation (epoch = fraction of an epoch trained).\n\n"
+                + block + "\n\nCommands:\n\n" + "\n".join(notes) + "\n")
     path.write_text(text, encoding="utf-8")
-    print(section)
+    print(block)
+    if notes:
+        print("\nCommands of the runs found:\n" + "\n".join(notes))
 
 
 def main() -> None:
