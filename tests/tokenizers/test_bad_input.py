@@ -109,9 +109,10 @@ def test_stats_numbers(trained, minilm):
 @given(st.text(max_size=60))
 def test_arbitrary_unicode(trained, minilm, text):
     byte = trained["bytebpe"]
-    if not any(special in text for special in byte.all_special_tokens):  # decode drops those, as HF does
+    if not any(special in text for special in byte.all_special_tokens):
+        # a special token's text in the input ("<unk>") is that token, and decode drops it, as in HF tokenizers
         assert byte.decode(byte.encode(text)) == text
-    assert byte.unk_token_id not in byte.encode(text)
+        assert byte.unk_token_id not in byte.encode(text)
     for algo in ALL:
         ids = trained[algo].encode(text)
         enc = trained[algo]([text], return_offsets=True)
