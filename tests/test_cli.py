@@ -57,6 +57,27 @@ def test_embed_non_utf8_names_the_line(tmp_path, capsys):
     assert not (tmp_path / "v.npy").exists()
 
 
+def test_bertkit_warnings_are_one_line_on_the_command_line(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text("short\n" + "word " * 600 + "\n", encoding="utf-8")
+    rc, _, err = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"))
+    assert rc == 0 and np.load(tmp_path / "v.npy").shape == (2, 384)
+    lines = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert lines == ["bertkit: warning: 1 text(s) longer than 256 tokens were truncated (this warning is shown once; "
+                     "truncate='window' embeds them whole)"]
+
+
+def test_library_warnings_name_the_callers_line(tmp_path):
+    from bertkit.errors import BertkitWarning
+    from bertkit.tasks.tables import read_table
+
+    f = tmp_path / "t.tsv"
+    f.write_text("label\tsentence\n1\tgood film\n\n")
+    with pytest.warns(BertkitWarning, match="skipped 1 bad row") as rec:
+        read_table(f)  # two calls deep inside bertkit, the warning still points here
+    assert rec[0].filename == __file__ and "read_table(f)" in open(__file__).read().splitlines()[rec[0].lineno - 1]
+
+
 def test_missing_input_and_model(tmp_path, capsys):
     rc, _, err = run(capsys, "embed", "-i", str(tmp_path / "none.txt"), "-o", str(tmp_path / "v.npy"))
     assert rc == 2 and "input file not found" in err

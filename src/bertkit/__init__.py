@@ -10,7 +10,7 @@ import os
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "4096")
 
 from bertkit.embed import TextEncoder, load
-from bertkit.errors import BertkitError, CheckpointError, InputError
+from bertkit.errors import BertkitError, BertkitWarning, CheckpointError, InputError
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
 from bertkit.tasks.finetune import finetune
@@ -21,4 +21,5 @@ from bertkit.tokenizers import Tokenizer
 __version__ = "0.1.0"
 
 __all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "Tokenizer", "finetune", "Predictor", "Client", "BertkitError", "CheckpointError", "InputError"]
+           "build_model", "Tokenizer", "finetune", "Predictor", "Client", "BertkitError", "BertkitWarning",
+           "CheckpointError", "InputError"]

@@ -12,3 +12,20 @@ class CheckpointError(BertkitError):
 
 class InputError(BertkitError):
     """Text or data given to bertkit is not in the expected form."""
+
+
+class BertkitWarning(UserWarning):
+    """Something in the user's input that bertkit worked around (skipped rows, cut texts, new weights). The CLI
+    prints it as one line; `warnings.filterwarnings("ignore", category=BertkitWarning)` silences them all."""
+
+
+def warn(message: str) -> None:
+    """Issue a BertkitWarning attributed to the first caller outside bertkit, so that the warning names the
+    user's line rather than a line inside the library (and repeats are shown once per user line)."""
+    import sys
+    import warnings
+
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "bertkit":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, BertkitWarning, stacklevel=level)

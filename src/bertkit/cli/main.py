@@ -1,11 +1,13 @@
-"""`bertkit` entry point: parses arguments, calls library functions, prints user errors as one line."""
+"""`bertkit` entry point: parses arguments, calls library functions, prints user errors and bertkit's warnings
+as one line each."""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import warnings
 
-from bertkit.errors import BertkitError
+from bertkit.errors import BertkitError, BertkitWarning
 
 # Each module defines register(subparsers) and sets `func` on its parser via set_defaults(func=...).
 COMMAND_MODULES = [
@@ -55,6 +57,17 @@ def _join_negative_lists(argv: list[str]) -> list[str]:
     return out
 
 
+def _one_line_warnings(show):
+    """A warnings.showwarning that prints bertkit's own warnings as `bertkit: warning: ...` (the line that
+    raised them means nothing to a command-line user) and passes any other library's to `show`."""
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, BertkitWarning):
+            print(f"bertkit: warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return show_warning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -62,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["finetune-sbert", *argv[2:]]
     args = parser.parse_args(_join_negative_lists(argv))
     try:
-        rc = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            rc = args.func(args)
     except BertkitError as e:
         print(f"bertkit: error: {e}", file=sys.stderr)
         return 2

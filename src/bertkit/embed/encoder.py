@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, warn
 from bertkit.hub.checkpoint import from_pretrained
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.model import Model
@@ -115,8 +114,8 @@ class TextEncoder:
 
     def _warn_truncation(self, n: int) -> None:
         if n and not self._warned:
-            warnings.warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
-                          f"(this warning is shown once; truncate='window' embeds them whole)", stacklevel=4)
+            warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
+                 f"(this warning is shown once; truncate='window' embeds them whole)")
             self._warned = True
 
     def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:

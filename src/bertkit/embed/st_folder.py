@@ -6,10 +6,9 @@ how token vectors become one sentence vector. sentence-transformers reads the sa
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
-from bertkit.errors import CheckpointError
+from bertkit.errors import CheckpointError, warn
 
 ST_POOLING_KEYS = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
                    "max": "pooling_mode_max_tokens"}
@@ -49,8 +48,7 @@ def read_pooling(folder: str | Path, default: str = "mean") -> str:
         on = [name for name, key in ST_POOLING_KEYS.items() if cfg.get(key)]
     if len(on) == 1 and not any(cfg.get(k) for k in _OTHER_KEYS):
         return on[0]
-    warnings.warn(f"{d / 'config.json'} asks for a pooling bertkit does not implement; using {default!r}",
-                  stacklevel=2)
+    warn(f"{d / 'config.json'} asks for a pooling bertkit does not implement; using {default!r}")
     return default
 
 

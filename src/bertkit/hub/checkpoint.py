@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bertkit.atomic import write_atomic_dir
-from bertkit.errors import CheckpointError
+from bertkit.errors import CheckpointError, warn
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.config import TASKS
 from bertkit.models.family import Family, get_family, resolve_architecture
@@ -167,9 +166,9 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
         raise CheckpointError(f"{path} has no trained weights for the {model.task!r} head "
                               f"(missing e.g. {key_map(model)[missing[0]]})")
     if missing:
-        warnings.warn(f"{len(missing)} weights not in {path} were newly initialised "
-                      f"({', '.join(sorted({m.split('.')[1] if m.startswith('heads.') else m for m in missing}))}); "
-                      "train before use", stacklevel=2)
+        warn(f"{len(missing)} weights not in {path} were newly initialised "
+             f"({', '.join(sorted({m.split('.')[1] if m.startswith('heads.') else m for m in missing}))}); "
+             "train before use")
     if dtype is not None:
         model = model.to(dtype)
     return model.eval()

@@ -9,8 +9,7 @@ an ELECTRA generator head when the activation is GELU).
 """
 from __future__ import annotations
 
-import warnings
-
+from bertkit import errors
 from bertkit.errors import InputError
 from bertkit.models.config import TASKS
 from bertkit.models.family import get_family
@@ -86,6 +85,6 @@ def convert_family(model: Model, family: str, task: str | None = None, warn: boo
     new.train(model.training)
     if fresh and warn:
         parts = sorted({n.split(".")[1] for n in fresh})
-        warnings.warn(f"{len(fresh)} weights newly initialised converting {src} ({model.task}) to {target} "
-                      f"({task}): {', '.join(parts)}", stacklevel=2)
+        errors.warn(f"{len(fresh)} weights newly initialised converting {src} ({model.task}) to {target} "
+                    f"({task}): {', '.join(parts)}")
     return new

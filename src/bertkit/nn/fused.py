@@ -144,8 +144,8 @@ def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
         with torch.inference_mode():
             block(torch.zeros(1, 3, block.num_heads * block.head_dim, dtype=dtype))
     except RuntimeError as e:
-        import warnings
+        from bertkit.errors import warn
 
-        warnings.warn(f"fused CPU kernels unavailable ({e}); running the unfused model", stacklevel=2)
+        warn(f"fused CPU kernels unavailable ({e}); running the unfused model")
         return None
     return twin

@@ -5,13 +5,12 @@ or, for long documents, split into windows whose predictions are combined (tasks
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, warn
 from bertkit.tasks.long_docs import combine_windows
 from bertkit.tasks.tables import Table
 
@@ -67,7 +66,7 @@ def examples_from_table(table: Table, text_col: str, text2_col: str | None, labe
         ex.rows.append(k)
         ex.lines.append(line)
     if len(table.skipped) > before:
-        warnings.warn(table.skipped.summary(str(table.path)), stacklevel=2)
+        warn(table.skipped.summary(str(table.path)))
     if not ex.texts:
         raise InputError(f"{table.path}: no usable rows")
     return ex
@@ -136,8 +135,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
             feats.append({"input_ids": ids, "token_type_ids": types})
             owner.append(s + m)
     if cut and not windows:
-        warnings.warn(f"{cut} of {len(texts)} inputs were longer than max_length={max_length} tokens and were cut; "
-                      "raise max_length or use long-document windows", stacklevel=2)
+        warn(f"{cut} of {len(texts)} inputs were longer than max_length={max_length} tokens and were cut; "
+             "raise max_length or use long-document windows")
     return feats, owner
 
 

@@ -1,9 +1,10 @@
 """The learning-curve PNG of a fine-tuning run: training loss by step, the dev metric by epoch."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
+
+from bertkit.errors import warn
 
 
 def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metric: str, png: Path,
@@ -15,7 +16,7 @@ def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metri
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        warnings.warn("matplotlib is not installed, so no learning-curve PNG was drawn", stacklevel=2)
+        warn("matplotlib is not installed, so no learning-curve PNG was drawn")
         return None
     import json
 

@@ -5,12 +5,11 @@ classify, pair, regress: CSV / TSV / JSONL tables; ner: CoNLL column files; qa: 
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, warn
 from bertkit.tasks import classification as C
 from bertkit.tasks.conll import iob1_to_iob2, read_conll, write_conll
 from bertkit.tasks.qa import read_squad
@@ -101,7 +100,7 @@ def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None) -> t
                 C.check_known(pred.labels, data.gold, data.lines, str(src), "the training data")
             report["metrics"] = pred.score(enc)
         except InputError as e:
-            warnings.warn(f"no metrics: {e}", stacklevel=2)
+            warn(f"no metrics: {e}")
             report["metrics_error"] = str(e)
     if pred.task == "qa":
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,11 @@ prediction of the window where it has the most context on both sides.
 from __future__ import annotations
 
 import bisect
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
+from bertkit.errors import warn
 from bertkit.tasks.batching import IGNORE
 
 
@@ -71,8 +71,7 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]], tags: Seque
             owner.append(k)
         no_piece += len(words) - len(seen)
     if no_piece:
-        warnings.warn(f"{no_piece} word(s) produced no word piece (e.g. control characters) and are tagged 'O'",
-                      stacklevel=2)
+        warn(f"{no_piece} word(s) produced no word piece (e.g. control characters) and are tagged 'O'")
     return feats, owner
 
 

@@ -9,14 +9,13 @@ pair by start + end logit over all windows wins; its text is cut from the contex
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, warn
 from bertkit.textio import iter_lines
 
 
@@ -65,8 +64,8 @@ def read_squad(path: str | Path) -> tuple[list[QAExample], list[str]]:
     if not out:
         raise InputError(f"{path} holds no questions")
     if bad:
-        warnings.warn(f"{path}: {len(bad)} answer(s) whose offsets do not match the context are not trained on: "
-                      + "; ".join(bad[:3]) + (" ..." if len(bad) > 3 else ""), stacklevel=2)
+        warn(f"{path}: {len(bad)} answer(s) whose offsets do not match the context are not trained on: "
+             + "; ".join(bad[:3]) + (" ..." if len(bad) > 3 else ""))
     return out, bad
 
 

@@ -12,12 +12,11 @@ import csv
 import io
 import json
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, warn
 from bertkit.textio import iter_lines
 
 FORMATS = ("csv", "tsv", "jsonl")
@@ -43,7 +42,7 @@ class Skipped:
 
     def warn(self, what: str) -> None:
         if self.items:
-            warnings.warn(self.summary(what), stacklevel=3)
+            warn(self.summary(what))
 
 
 @dataclass

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
+
+from bertkit.errors import warn
 
 
 class JsonlLog:
@@ -42,8 +43,7 @@ def plot_loss(log_path: Path, png_path: Path, title: str = "training loss") -> P
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        warnings.warn("matplotlib is not installed, so no loss-curve PNG was drawn; pip install 'bertkit[plot]'",
-                      stacklevel=2)
+        warn("matplotlib is not installed, so no loss-curve PNG was drawn; pip install 'bertkit[plot]'")
         return None
     recs = read_log(log_path)
     series: dict[str, tuple[list[int], list[float]]] = {}
