@@ -15,8 +15,9 @@ class InputError(BertkitError):
 
 
 class BertkitWarning(UserWarning):
-    """Something in the user's input that bertkit worked around (skipped rows, cut texts, new weights). The CLI
-    prints it as one line; `warnings.filterwarnings("ignore", category=BertkitWarning)` silences them all."""
+    """Something bertkit worked around: in the user's input (skipped rows, cut texts, newly initialised weights)
+    or in the environment (no matplotlib for a plot, no oneDNN kernels). The CLI prints it as one line;
+    `warnings.filterwarnings("ignore", category=BertkitWarning)` silences them all."""
 
 
 def warn(message: str) -> None:
