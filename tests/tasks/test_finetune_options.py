@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -74,6 +75,42 @@ def test_time_budget_stops_and_scores_last_state(tiny, tmp_path):
     assert bertkit.Predictor.load(tmp_path / "o").score(clf.encode(["item 1 is good"], gold=["1"])) == \
         clf.score(clf.encode(["item 1 is good"], gold=["1"]))
     assert not (tmp_path / "o" / "training" / "checkpoints").exists()
+
+
+def _press_ctrl_c_once_training(after: float):
+    """Send this process SIGINT `after` seconds into training (once the trainer's handler is installed)."""
+    import os
+    import signal
+    import threading
+
+    def press():
+        while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            time.sleep(0.05)
+        time.sleep(after)
+        os.kill(os.getpid(), signal.SIGINT)
+    t = threading.Thread(target=press, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("with_dev", [True, False])
+def test_ctrl_c_stops_fine_tuning_and_keeps_a_scored_model(tiny, tmp_path, capsys, with_dev):
+    rows = ["text,label"] + [f"item {i} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(64)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    presser = _press_ctrl_c_once_training(1.0)
+    clf = bertkit.finetune("classify", train=tmp_path / "t.csv", dev=tmp_path / "t.csv" if with_dev else None,
+                           model=tiny, epochs=1000, batch_size=8, out=tmp_path / "o", progress=False, patience=None)
+    presser.join()
+    rep = clf.report
+    assert rep["interrupted"] and not rep["stopped_by_time_budget"] and 0 < rep["steps"] < 8000
+    assert "Ctrl-C again to abort" in capsys.readouterr().err
+    if with_dev:  # the last state was scored too, and the best of the scored states kept
+        assert rep["history"][-1]["epoch"] == pytest.approx(rep["steps"] / 8, abs=1e-3)
+        assert rep["best"]["eval_accuracy"] == max(h["eval_accuracy"] for h in rep["history"])
+    loaded = bertkit.Predictor.load(tmp_path / "o")
+    assert loaded.predict(["item 3 is good"]) == clf.predict(["item 3 is good"])
+    assert not (tmp_path / "o" / "training" / "checkpoints").exists()
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["interrupted"] is True
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])

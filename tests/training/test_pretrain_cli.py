@@ -88,6 +88,31 @@ def test_resume_flag_and_wwm_static_masking(files, tmp_path):
     assert [r["step"] for r in log2 if "loss" in r] == list(range(1, 5))  # already finished: nothing new
 
 
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(files, tmp_path, capsys):
+    import os
+    import signal
+    import threading
+    import time
+
+    class Presser(threading.Thread):  # Ctrl-C once the trainer has logged a step (its handler is installed then)
+        def run(self):
+            while not (tmp_path / "log.jsonl").is_file() or not (tmp_path / "log.jsonl").read_text():
+                time.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    tok, train, _ = files
+    Presser(daemon=True).start()
+    rc = main(["pretrain", "--arch", "bert", "--objective", "mlm", "--tokenizer", str(tok), "--corpus", str(train),
+               "--steps", "100000", "--batch-size", "4", "--max-length", "48", "--log-every", "1", "--out", str(tmp_path),
+               "--no-progress"])
+    out = capsys.readouterr()
+    assert rc == 0 and json.loads(out.out)["interrupted"] is True
+    step = json.loads(out.out)["step"]
+    assert 0 < step < 100000 and [p.name for p in (tmp_path / "checkpoints").iterdir()] == [f"step_{step:06d}"]
+    assert f"interrupted at step {step}: the checkpoint is under {tmp_path}/checkpoints; run the same command " \
+           "with --resume" in out.err
+
+
 def test_user_errors_are_one_line(files, tmp_path, capsys):
     tok, train, _ = files
     rc = main(["pretrain", "--arch", "bert", "--tokenizer", str(tok), "--corpus", str(train), "--steps", "1",

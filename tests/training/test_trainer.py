@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ import torch
 from bertkit import from_pretrained
 from bertkit.errors import InputError
 from bertkit.models import Model
+from bertkit.objectives.mlm import MLMObjective
 from bertkit.training import LinearSchedule, TrainConfig, Trainer, param_groups
 from tests.training.tiny_run import collate, run, static_mlm_data, tiny_config
 
@@ -139,6 +143,49 @@ def test_resume_after_crash_gives_identical_weights(tmp_path):
     _same_weights(full, resumed, atol=0)
     steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 9))
+
+
+class _CtrlC(MLMObjective):
+    """MLM that presses Ctrl-C (SIGINT to this process) `times` times during its `at`-th call."""
+
+    def __init__(self, at: int, times: int = 1) -> None:
+        super().__init__()
+        self.at, self.times, self.calls = at, times, 0
+
+    def forward(self, model, batch):
+        self.calls += 1
+        if self.calls == self.at:
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the Python-level handler runs before the next press
+        return super().forward(model, batch)
+
+
+def _ctrl_c_run(out_dir, at, times=1):
+    torch.manual_seed(1234)
+    model = Model(tiny_config(), "mlm")
+    trainer = Trainer(model, _CtrlC(at, times), static_mlm_data(), collate_fn=collate,
+                      config=TrainConfig(out_dir=out_dir, lr=1e-3, warmup_steps=2, max_steps=8, batch_size=8,
+                                         save_every=None, log_every=1, precision="fp32", seed=0, progress=False))
+    return trainer.fit()
+
+
+def test_first_ctrl_c_finishes_the_step_and_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys):
+    full = run(tmp_path / "full", max_steps=8)
+    metrics = _ctrl_c_run(tmp_path / "cut", at=5)
+    assert metrics["interrupted"] and metrics["step"] == 5  # the step in progress finished, no more
+    assert "stopping after step 5 to keep what was trained (Ctrl-C again to abort)" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] == ["step_000005"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after fit
+    resumed = run(tmp_path / "cut", max_steps=8, resume=True)
+    _same_weights(full, resumed, atol=0)
+
+
+def test_second_ctrl_c_aborts_at_once(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _ctrl_c_run(tmp_path / "cut", at=3, times=2)
+    assert not (tmp_path / "cut" / "checkpoints").exists()  # nothing saved: the user asked to abort
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_best_checkpoint_and_early_stopping(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,4 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if setup().is_main:
         keep = {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool))}
         print(json.dumps(keep, indent=1))
+        if metrics.get("interrupted"):
+            print(f"interrupted at step {metrics.get('step')}: the checkpoint is under {args.out}/checkpoints; "
+                  "run the same command with --resume to continue exactly from it", file=sys.stderr)
     return 0

@@ -106,6 +106,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     at d times the one above it (embeddings last): ELECTRA's layer-wise decay (0.8 for its small models).
     time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
+    A first Ctrl-C (or SIGTERM) stops training the same way, and the scored model is still returned and saved
+    (report["interrupted"]); a second Ctrl-C aborts.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
     """
     if task not in MODEL_TASK:
@@ -196,7 +198,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         history[-1]["epoch"] = round(fit["step"] / len(batches), 3)  # a partial epoch
         if not earlier or last > max(earlier):
             shutil.rmtree(best_dir, ignore_errors=True)  # the final state is the best: keep it, not out/best
-        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)  # written for resumption; not needed here
+    if fit.get("interrupted"):  # the trainer's checkpoint is for resumption, which fine-tuning does not offer
+        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
     if best_dir.is_dir():  # keep the best epoch, not the last
         best = Predictor.load(best_dir)
         net.load_state_dict(best.model.state_dict())
@@ -208,7 +211,9 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
         "lr": cfg.lr, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
         "params": params, "stopped_early": fit.get("stopped_early"),
-        "stopped_by_time_budget": bool(fit.get("interrupted")), "time_budget": time_budget, "history": history,
+        "interrupted": bool(fit.get("interrupted")),
+        "stopped_by_time_budget": bool(fit.get("interrupted") and timer is not None and timer.fired),
+        "time_budget": time_budget, "history": history,
         "best": max(history, key=lambda r: r.get(metric, float("-inf"))) if history else None,
         "train_seconds": round(train_s, 1), "train_examples_per_s": round(len(feats) * fit.get("step", 0) /
                                                                          max(len(batches), 1) / train_s, 1),
@@ -240,6 +245,7 @@ def _budget_timer(seconds: float | None):
     class _Timer:
         def __init__(self) -> None:
             self.t: threading.Timer | None = None
+            self.fired = False
             self.arm(seconds)
 
         def arm(self, s: float) -> None:
@@ -251,6 +257,7 @@ def _budget_timer(seconds: float | None):
             if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
                 self.arm(0.5)
             else:
+                self.fired = True
                 os.kill(os.getpid(), signal.SIGTERM)
 
         def cancel(self) -> None:

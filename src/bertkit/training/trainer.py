@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -230,16 +231,33 @@ class Trainer:
             return batch
         return {k: v.to(dev, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
-    def _install_sigterm(self) -> Callable[[], None]:
-        """SIGTERM (a scheduler's preemption) finishes the current step, saves a checkpoint and returns."""
+    def _install_stop_signals(self) -> Callable[[], None]:
+        """SIGTERM (a scheduler's preemption) and a first Ctrl-C (SIGINT) finish the current step, save a
+        checkpoint and return, so nothing trained is lost; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        old = signal.getsignal(signal.SIGTERM)
+        old_term, old_int = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
 
-        def handler(signum, frame):
+        def on_term(signum, frame):
             self._stop_signal = True
-        signal.signal(signal.SIGTERM, handler)
-        return lambda: signal.signal(signal.SIGTERM, old)
+
+        def on_int(signum, frame):
+            if self._stop_signal:  # the second Ctrl-C: stop waiting for the step
+                signal.signal(signal.SIGINT, old_int)
+                raise KeyboardInterrupt
+            self._stop_signal = True
+            if self.dist.is_main:
+                print(f"\nstopping after step {self.step + 1} to keep what was trained (Ctrl-C again to abort)",
+                      file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, on_term)
+        if old_int is signal.default_int_handler:  # leave a handler the user installed alone
+            signal.signal(signal.SIGINT, on_int)
+
+        def restore() -> None:
+            signal.signal(signal.SIGTERM, old_term)
+            if old_int is signal.default_int_handler:
+                signal.signal(signal.SIGINT, old_int)
+        return restore
 
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train to max_steps (or early stop). resume=True continues exactly from the latest checkpoint."""
@@ -259,7 +277,7 @@ class Trainer:
                          start=self.step * cfg.grad_accum)
         bar = tqdm(total=self.max_steps, initial=self.step, disable=not (info.is_main and cfg.progress),
                    desc="train", dynamic_ncols=True)
-        restore_signal = self._install_sigterm()
+        restore_signal = self._install_stop_signals()
         metrics: dict[str, Any] = {}
         sums: dict[str, torch.Tensor] = {}
         win_items = win_tokens = win_examples = 0
