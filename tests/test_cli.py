@@ -76,6 +76,9 @@ def test_library_warnings_name_the_callers_line(tmp_path):
     with pytest.warns(BertkitWarning, match="skipped 1 bad row") as rec:
         read_table(f)  # two calls deep inside bertkit, the warning still points here
     assert rec[0].filename == __file__ and "read_table(f)" in open(__file__).read().splitlines()[rec[0].lineno - 1]
+    with pytest.warns(BertkitWarning, match="truncated") as rec:
+        bertkit.load().embed(["word " * 600])  # through torch.inference_mode()'s wrapper of embed
+    assert rec[0].filename == __file__ and ".embed(" in open(__file__).read().splitlines()[rec[0].lineno - 1]
 
 
 def test_missing_input_and_model(tmp_path, capsys):

@@ -20,13 +20,21 @@ class BertkitWarning(UserWarning):
     `warnings.filterwarnings("ignore", category=BertkitWarning)` silences them all."""
 
 
+# frames to look past besides bertkit's own: the wrappers of decorated methods (torch.inference_mode() on embed)
+_WRAPPER_MODULES = ("torch.utils._contextlib", "contextlib", "functools")
+
+
 def warn(message: str) -> None:
-    """Issue a BertkitWarning attributed to the first caller outside bertkit, so that the warning names the
-    user's line rather than a line inside the library (and repeats are shown once per user line)."""
+    """Issue a BertkitWarning attributed to the first caller outside bertkit (and outside the decorators on its
+    methods), so that the warning names the user's line rather than a line inside a library (and repeats are
+    shown once per user line)."""
     import sys
     import warnings
 
     level, frame = 2, sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "bertkit":
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.partition(".")[0] != "bertkit" and module not in _WRAPPER_MODULES:
+            break
         frame, level = frame.f_back, level + 1
     warnings.warn(message, BertkitWarning, stacklevel=level)
