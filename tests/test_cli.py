@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,8 +64,9 @@ def test_bertkit_warnings_are_one_line_on_the_command_line(tmp_path, capsys):
     rc, _, err = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"))
     assert rc == 0 and np.load(tmp_path / "v.npy").shape == (2, 384)
     lines = [line for line in err.splitlines() if "warning" in line.lower()]
-    assert lines == ["bertkit: warning: 1 text(s) longer than 256 tokens were truncated (this warning is shown once; "
-                     "truncate='window' embeds them whole)"]
+    want = ("bertkit: warning: 1 text(s) longer than 256 tokens were truncated (this warning is shown once; "
+            "truncate='window' embeds them whole)")
+    assert lines == [want]
 
 
 def test_library_warnings_name_the_callers_line(tmp_path):
@@ -73,12 +75,13 @@ def test_library_warnings_name_the_callers_line(tmp_path):
 
     f = tmp_path / "t.tsv"
     f.write_text("label\tsentence\n1\tgood film\n\n")
+    source = Path(__file__).read_text().splitlines()
     with pytest.warns(BertkitWarning, match="skipped 1 bad row") as rec:
         read_table(f)  # two calls deep inside bertkit, the warning still points here
-    assert rec[0].filename == __file__ and "read_table(f)" in open(__file__).read().splitlines()[rec[0].lineno - 1]
+    assert rec[0].filename == __file__ and "read_table(f)" in source[rec[0].lineno - 1]
     with pytest.warns(BertkitWarning, match="truncated") as rec:
         bertkit.load().embed(["word " * 600])  # through torch.inference_mode()'s wrapper of embed
-    assert rec[0].filename == __file__ and ".embed(" in open(__file__).read().splitlines()[rec[0].lineno - 1]
+    assert rec[0].filename == __file__ and ".embed(" in source[rec[0].lineno - 1]
 
 
 def test_missing_input_and_model(tmp_path, capsys):
