@@ -174,7 +174,7 @@ def test_first_ctrl_c_finishes_the_step_and_saves_a_checkpoint_that_resumes_exac
     full = run(tmp_path / "full", max_steps=8)
     metrics = _ctrl_c_run(tmp_path / "cut", at=5)
     assert metrics["interrupted"] and metrics["step"] == 5  # the step in progress finished, no more
-    assert "stopping after step 5 to keep what was trained (Ctrl-C again to abort)" in capsys.readouterr().err
+    assert "stopping after the current step to keep what was trained (Ctrl-C again to abort)" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] == ["step_000005"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after fit
     resumed = run(tmp_path / "cut", max_steps=8, resume=True)

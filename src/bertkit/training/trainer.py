@@ -247,7 +247,7 @@ class Trainer:
                 raise KeyboardInterrupt
             self._stop_signal = True
             if self.dist.is_main:
-                print(f"\nstopping after step {self.step + 1} to keep what was trained (Ctrl-C again to abort)",
+                print("\nstopping after the current step to keep what was trained (Ctrl-C again to abort)",
                       file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, on_term)
         if old_int is signal.default_int_handler:  # leave a handler the user installed alone
