@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from bertkit.errors import InputError
 from bertkit.tasks.batching import pad_batch
 from bertkit.tasks.classification import softmax
 from bertkit.tasks.long_docs import combine_windows
+from tests.training.tiny_run import press_ctrl_c_once_training
 
 
 def test_frozen_encoder_leaves_backbone_and_long_docs_combine(tiny, tmp_path):
@@ -77,27 +77,11 @@ def test_time_budget_stops_and_scores_last_state(tiny, tmp_path):
     assert not (tmp_path / "o" / "training" / "checkpoints").exists()
 
 
-def _press_ctrl_c_once_training(after: float):
-    """Send this process SIGINT `after` seconds into training (once the trainer's handler is installed)."""
-    import os
-    import signal
-    import threading
-
-    def press():
-        while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            time.sleep(0.05)
-        time.sleep(after)
-        os.kill(os.getpid(), signal.SIGINT)
-    t = threading.Thread(target=press, daemon=True)
-    t.start()
-    return t
-
-
 @pytest.mark.parametrize("with_dev", [True, False])
 def test_ctrl_c_stops_fine_tuning_and_keeps_a_scored_model(tiny, tmp_path, capsys, with_dev):
     rows = ["text,label"] + [f"item {i} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(64)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    presser = _press_ctrl_c_once_training(1.0)
+    presser = press_ctrl_c_once_training(1.0)
     clf = bertkit.finetune("classify", train=tmp_path / "t.csv", dev=tmp_path / "t.csv" if with_dev else None,
                            model=tiny, epochs=1000, batch_size=8, out=tmp_path / "o", progress=False, patience=None)
     presser.join()

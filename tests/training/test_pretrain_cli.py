@@ -11,6 +11,7 @@ import torch
 from bertkit import from_pretrained
 from bertkit.cli.main import main
 from tests.pretrain_fixtures import write_corpus, write_tokenizer
+from tests.training.tiny_run import press_ctrl_c_once_training
 
 HF_CLASSES = {"bert": "BertForPreTraining", "roberta": "RobertaForMaskedLM", "albert": "AlbertForPreTraining",
               "electra": "ElectraForPreTraining", "spanbert": "BertForMaskedLM"}
@@ -89,22 +90,12 @@ def test_resume_flag_and_wwm_static_masking(files, tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(files, tmp_path, capsys):
-    import os
-    import signal
-    import threading
-    import time
-
-    class Presser(threading.Thread):  # Ctrl-C once the trainer has logged a step (its handler is installed then)
-        def run(self):
-            while not (tmp_path / "log.jsonl").is_file() or not (tmp_path / "log.jsonl").read_text():
-                time.sleep(0.02)
-            os.kill(os.getpid(), signal.SIGINT)
-
     tok, train, _ = files
-    Presser(daemon=True).start()
+    presser = press_ctrl_c_once_training(0.5)
     rc = main(["pretrain", "--arch", "bert", "--objective", "mlm", "--tokenizer", str(tok), "--corpus", str(train),
                "--steps", "100000", "--batch-size", "4", "--max-length", "48", "--log-every", "1", "--out", str(tmp_path),
                "--no-progress"])
+    presser.join()
     out = capsys.readouterr()
     assert rc == 0 and json.loads(out.out)["interrupted"] is True
     step = json.loads(out.out)["step"]

@@ -55,6 +55,23 @@ class SlowMLM(MLMObjective):
         return super().forward(model, batch)
 
 
+def press_ctrl_c_once_training(after: float = 0.0):
+    """Send this process SIGINT (Ctrl-C) `after` seconds once the trainer's Ctrl-C handler is installed, from a
+    thread; returns the thread."""
+    import os
+    import signal
+    import threading
+
+    def press():
+        while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            time.sleep(0.02)
+        time.sleep(after)
+        os.kill(os.getpid(), signal.SIGINT)
+    t = threading.Thread(target=press, daemon=True)
+    t.start()
+    return t
+
+
 def run(out_dir: Path, max_steps: int = 8, batch_size: int = 8, grad_accum: int = 1, save_every: int | None = None,
         resume: bool = False, delay: float = 0.0, precision: str = "fp32", seed: int = 0,
         crash_at: int | None = None, **cfg) -> Model:

@@ -25,8 +25,8 @@ def _run_task(args: argparse.Namespace) -> int:
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
     if rep.get("interrupted"):
         why = "the time budget ran out" if rep.get("stopped_by_time_budget") else "interrupted"
-        print(f"{why} at step {rep['steps']}: kept the best scored state" if rep.get("history")
-              else f"{why} at step {rep['steps']}: kept the model as trained so far")
+        kept = "the best scored state" if rep.get("history") else "the model as trained so far"
+        print(f"{why} at step {rep['steps']}: kept {kept}")
     best = rep.get("best")
     if best:
         print("best epoch " + str(best["epoch"]) + ": " + json.dumps({k[5:]: round(v, 4) for k, v in best.items()
