@@ -19,14 +19,15 @@ def _run_task(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
         max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
-        layer_lr_decay=args.layer_lr_decay, progress=not args.quiet)
+        layer_lr_decay=args.layer_lr_decay, resume=args.resume, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
     if rep.get("interrupted"):
         why = "the time budget ran out" if rep.get("stopped_by_time_budget") else "interrupted"
         kept = "the best scored state" if rep.get("history") else "the model as trained so far"
-        print(f"{why} at step {rep['steps']}: kept {kept}")
+        print(f"{why} at step {rep['steps']}: kept {kept}; run the same command with --resume to continue "
+              "from there")
     best = rep.get("best")
     if best:
         print("best epoch " + str(best["epoch"]) + ": " + json.dumps({k[5:]: round(v, 4) for k, v in best.items()
@@ -78,5 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out (Ctrl-C, SIGTERM, --time-budget) from its checkpoint; "
+                        "give the same arguments")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=lambda args: TASKS[args.task][1](args))

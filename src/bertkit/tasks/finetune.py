@@ -7,10 +7,13 @@ Per task: read the files (bad rows skipped and counted), build the label map, lo
 fresh head, apply the freezing policy, turn rows into features, and train with `training.Trainer`
 (length-grouped dynamic-padding batches, bf16 autocast where the CPU has it, evaluation on the dev set each
 epoch, best checkpoint kept, early stopping). The output folder gets the best model (a Predictor folder),
-metrics.json, learning_curve.png and the trainer's log under training/.
+metrics.json, learning_curve.png and the trainer's log under training/. An interrupted run (Ctrl-C, SIGTERM, the
+time budget) leaves its checkpoint under training/, a crashed one its last epoch's, and either continues exactly
+with `resume=True` (`--resume`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import shutil
@@ -91,7 +94,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
              time_budget: float | None = None, pooling: str | None = None, layer_lr_decay: float = 1.0,
-             progress: bool = True) -> Predictor:
+             resume: bool = False, progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
@@ -108,6 +111,9 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     A first Ctrl-C (or SIGTERM) stops training the same way, and the scored model is still returned and saved
     (report["interrupted"]); a second Ctrl-C aborts.
+    resume: continue the run in `out` from its checkpoint (the one saved when it was interrupted, or the last
+    epoch's if it crashed), with the same arguments and data (checked; time_budget and progress may differ).
+    The finished run equals one that was never interrupted.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
     """
     if task not in MODEL_TASK:
@@ -120,6 +126,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     if not 0.0 < layer_lr_decay <= 1.0:
         raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    if resume and out is None:
+        raise InputError("resume continues the interrupted run saved in `out`: give out")
     from bertkit.hub import from_pretrained
     from bertkit.hub.default import resolve_model_path
     from bertkit.tokenizers import Tokenizer
@@ -141,6 +149,13 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
         doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
         precision=resolve_precision(precision), base_model=str(model_dir))
+    out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
+    train_dir = out_dir / "training"
+    run = _fingerprint(task=task, train=train, dev=dev, model=model_dir, multi_label=multi_label, epochs=epochs,
+                       lr=lr, batch_size=batch_size, freeze=freeze, seed=seed, patience=patience, warmup=warmup,
+                       weight_decay=weight_decay, max_steps=max_steps, pooling=pooling, layer_lr_decay=layer_lr_decay,
+                       settings={k: v for k, v in settings.items() if k != "base_model"})
+    start_step = _resume_point(train_dir, run) if resume else _start_afresh(train_dir, run)
     torch.manual_seed(seed)
     n_out = 1 if kind == "regression" else len(labels) if labels else 2
     with warnings.catch_warnings():
@@ -170,15 +185,21 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
             print(f"epoch {len(history)}: " + ", ".join(f"{k[5:]}={v:.4f}" for k, v in res.items()))
         return res
 
-    out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
-    train_dir = out_dir / "training"
+    if start_step:  # the evaluations before the checkpoint, from the run's log (not the interrupted run's extra one)
+        from bertkit.training.log import read_log
+
+        done = [r for r in read_log(train_dir / "log.jsonl") if metric in r and 0 < r["step"] <= start_step]
+        history.extend({"epoch": i + 1, **{k: v for k, v in r.items() if k.startswith("eval_")}}
+                       for i, r in enumerate(done))
     steps = max_steps or max(1, round(epochs * len(batches)))
     cfg = TrainConfig(out_dir=train_dir, lr=lr or DEFAULT_LR[task], warmup_steps=int(warmup * steps),
                       max_steps=steps, batch_size=1, precision=settings["precision"], eval_every=len(batches)
                       if dv is not None else None, log_every=max(1, min(50, len(batches) // 10)),
                       best_metric=metric if dv is not None else None, greater_is_better=True,
                       patience=patience if dv is not None else None, seed=seed, progress=progress,
-                      weight_decay=weight_decay, layer_lr_decay=layer_lr_decay, save_final=False)
+                      weight_decay=weight_decay, layer_lr_decay=layer_lr_decay, save_final=False,
+                      # with `out`, a checkpoint each epoch (one kept) lets a crashed run resume from its last epoch
+                      save_every=len(batches) if out is not None else None, keep_checkpoints=1)
     trainer = Trainer(net, _objective(kind, task), batches, config=cfg,
                       collate_fn=grouped_collate(pred.tokenizer.pad_token_id or 0),
                       eval_data=None, eval_fn=eval_fn if dv is not None else None,
@@ -186,21 +207,20 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     t_train = time.perf_counter()
     timer = _budget_timer(time_budget)
     try:
-        fit = trainer.fit()
+        fit = trainer.fit(resume=bool(start_step))
     finally:
         if timer is not None:
             timer.cancel()
     train_s = time.perf_counter() - t_train
     best_dir = train_dir / "best"
-    if fit.get("interrupted") and dv is not None:  # the trainer skips evaluation when stopped: score the last state
+    interrupted = bool(fit.get("interrupted"))
+    last_is_best = False
+    if interrupted and dv is not None:  # the trainer skips evaluation when stopped: score the last state
         earlier = [h[metric] for h in history]
         last = trainer.evaluate()[metric]
         history[-1]["epoch"] = round(fit["step"] / len(batches), 3)  # a partial epoch
-        if not earlier or last > max(earlier):
-            shutil.rmtree(best_dir, ignore_errors=True)  # the final state is the best: keep it, not out/best
-    if fit.get("interrupted"):  # the trainer's checkpoint is for resumption, which fine-tuning does not offer
-        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
-    if best_dir.is_dir():  # keep the best epoch, not the last
+        last_is_best = not earlier or last > max(earlier)
+    if best_dir.is_dir() and not last_is_best:  # keep the best epoch, not the last
         best = Predictor.load(best_dir)
         net.load_state_dict(best.model.state_dict())
     net.eval()
@@ -211,12 +231,12 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
         "lr": cfg.lr, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
         "params": params, "stopped_early": fit.get("stopped_early"),
-        "interrupted": bool(fit.get("interrupted")),
-        "stopped_by_time_budget": bool(fit.get("interrupted") and timer is not None and timer.fired),
+        "interrupted": interrupted, "resumed_from_step": start_step or None,
+        "stopped_by_time_budget": bool(interrupted and timer is not None and timer.fired),
         "time_budget": time_budget, "history": history,
         "best": max(history, key=lambda r: r.get(metric, float("-inf"))) if history else None,
-        "train_seconds": round(train_s, 1), "train_examples_per_s": round(len(feats) * fit.get("step", 0) /
-                                                                         max(len(batches), 1) / train_s, 1),
+        "train_seconds": round(train_s, 1), "train_examples_per_s": round(
+            len(feats) * (fit.get("step", 0) - start_step) / max(len(batches), 1) / train_s, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "total_seconds": round(time.perf_counter() - t_start, 1),
     }
@@ -225,12 +245,68 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         shutil.rmtree(out_dir, ignore_errors=True)
         return pred
     pred.save(out_dir)
-    shutil.rmtree(best_dir, ignore_errors=True)
+    if not interrupted:  # finished: the checkpoint and the best epoch's copy are spent (the model is out_dir)
+        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
+        shutil.rmtree(best_dir, ignore_errors=True)
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     from bertkit.tasks.curves import plot_learning_curve
 
     plot_learning_curve(train_dir / "log.jsonl", history, metric, out_dir / "learning_curve.png", len(batches))
     return pred
+
+
+RUN_FILE = "run.json"
+
+
+def _fingerprint(*, train: Any, dev: Any, model: Path, **args: Any) -> dict[str, Any]:
+    """What a resumed run must share with the interrupted one: the arguments, the data files' contents (wherever
+    they are now) and the starting checkpoint's folder."""
+    def digest(path: Any) -> str | None:
+        if path is None:
+            return None
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    return json.loads(json.dumps({"train_sha256": digest(train), "dev_sha256": digest(dev),
+                                  "model": str(Path(model).resolve()), **args}, default=str))
+
+
+def _start_afresh(train_dir: Path, run: dict[str, Any]) -> int:
+    """A new run: clear what an earlier run in the same folder left under training/ and record this one."""
+    from bertkit.errors import warn
+    from bertkit.training.checkpoint import latest_checkpoint
+
+    if latest_checkpoint(train_dir) is not None:
+        warn(f"{train_dir.parent} holds an interrupted run ({latest_checkpoint(train_dir).name}); starting over. "
+             "Pass resume=True (--resume) to continue it instead")
+    for name in ("checkpoints", "best"):
+        shutil.rmtree(train_dir / name, ignore_errors=True)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    (train_dir / RUN_FILE).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _resume_point(train_dir: Path, run: dict[str, Any]) -> int:
+    """The step of the interrupted run's checkpoint, after checking this call repeats that run's arguments."""
+    from bertkit.training.checkpoint import STEP_DIR, latest_checkpoint
+
+    last = latest_checkpoint(train_dir)
+    if last is None:
+        raise InputError(f"{train_dir.parent} has no interrupted fine-tuning run to resume (no checkpoint under "
+                         f"{train_dir / 'checkpoints'}); start a new run without resume (--resume)")
+    try:
+        before = json.loads((train_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"{train_dir / RUN_FILE} is missing or unreadable: cannot check that the run to resume "
+                         "had the same arguments") from None
+    diff = [f"{k}: {before.get(k)!r} then, {run.get(k)!r} now" for k in sorted(set(before) | set(run))
+            if before.get(k) != run.get(k)]
+    if diff:
+        raise InputError("resume continues a run with the same arguments and data; these differ from the "
+                         "interrupted run's: " + "; ".join(diff))
+    return int(STEP_DIR.match(last.name).group(1))
 
 
 def _budget_timer(seconds: float | None):
