@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,25 +40,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--windows", action="store_true", help="embed long texts as the mean of sliding windows "
                                                           "instead of truncating them")
     p.add_argument("--chunk", type=int, default=4096, help="texts embedded per chunk (bounds memory)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (Ctrl-C, SIGTERM, a crash) after its last finished chunk; "
+                        "give the same arguments")
     p.set_defaults(func=run)
 
 
-def write_npy_stream(path: Path, n: int, dim: int, chunks) -> None:
-    """Write an (n, dim) float32 .npy from an iterator of (k, dim) arrays without holding it in memory."""
-    with open(path, "wb") as f:
+def _open_rows(path: Path, n: int, dim: int, resume_at: int | None):
+    """The partial .npy opened for writing rows: a new file with its header, or (resume_at) the interrupted
+    run's file, positioned after its first `resume_at` rows."""
+    if resume_at is None:
+        f = open(path, "wb")  # noqa: SIM115 (returned open: the caller writes the rows)
         np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
-        written = 0
-        for c in chunks:
-            f.write(np.ascontiguousarray(c, dtype="<f4").tobytes())
-            written += len(c)
-    if written != n:
-        raise InputError(f"input changed while embedding: expected {n} lines, got {written}")
+        return f
+    f = open(path, "r+b")  # noqa: SIM115 (returned open: the caller writes the rows)
+    try:
+        np.lib.format.read_magic(f)
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    except ValueError as e:
+        f.close()
+        raise InputError(f"{path} is not the .npy an interrupted run left: {e}") from None
+    if shape != (n, dim) or dtype != np.dtype("<f4"):
+        f.close()
+        raise InputError(f"{path} holds a {shape} {dtype} array, not the ({n}, {dim}) float32 this run writes")
+    f.seek(f.tell() + resume_at * dim * 4)
+    return f
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from tqdm.auto import tqdm
 
     from bertkit.embed import load
+    from bertkit.embed.progress_file import Progress, input_signature
+    from bertkit.errors import warn
     from bertkit.textio import iter_lines
 
     out_path = Path(args.output)
@@ -70,22 +87,49 @@ def run(args: argparse.Namespace) -> int:
     opts = dict(pooling=args.pooling, layers=parse_layers(args.layers), combine=args.combine,
                 normalize=args.normalize, batch_size=args.batch_size, precision=args.precision,
                 truncate="window" if args.windows else True)
-    dim = enc.embed([""], **opts).shape[1]  # validates options before any file is written
+    # validates the options before any file is written; with --precision auto, the first texts are its probe
+    probe = list(itertools.islice(iter_lines(args.input), args.batch_size)) or [""]
+    dim = enc.embed(probe, **opts).shape[1]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
-    lines = iter_lines(args.input)
-    bar = tqdm(total=n, desc="embed", unit="text", disable=n <= args.batch_size)
-
-    def chunks():
-        while batch := list(itertools.islice(lines, args.chunk)):
-            yield enc.embed(batch, show_progress=False, **opts)
-            bar.update(len(batch))
-
+    progress = Progress(out_path.with_name(out_path.name + ".partial.json"), {
+        **input_signature(args.input), "model": None if args.model is None else str(Path(args.model).resolve()),
+        **opts, "chunk": args.chunk, "rows": n, "dim": int(dim)})
+    done = 0
+    if args.resume:
+        done = progress.resume("embedding run")["rows"]
+        if not tmp.is_file():
+            raise InputError(f"nothing to resume: {tmp} is missing; run without --resume to start over")
+    elif tmp.exists():
+        warn(f"{tmp} holds an interrupted run; starting over (the same command with --resume continues it)")
+    f = _open_rows(tmp, n, dim, done if args.resume else None)
+    progress.commit(done)
+    lines = itertools.islice(iter_lines(args.input), done, None)
+    bar = tqdm(total=n, initial=done, desc="embed", unit="text", disable=n <= args.batch_size)
     try:
-        with bar:
-            write_npy_stream(tmp, n, dim, chunks())
+        with bar, f:
+            while batch := list(itertools.islice(lines, args.chunk)):
+                f.write(np.ascontiguousarray(enc.embed(batch, show_progress=False, **opts), dtype="<f4").tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+                done += len(batch)
+                progress.commit(done)  # only once the rows are on disk: a crash in between redoes one chunk
+                bar.update(len(batch))
+        if done != n:
+            raise InputError(f"input changed while embedding: expected {n} lines, got {done}")
         tmp.replace(out_path)
-    finally:
+        progress.remove()
+    except InputError:
         tmp.unlink(missing_ok=True)
+        progress.remove()
+        raise
+    except BaseException:  # Ctrl-C, or a failure in the middle: keep what is done for --resume
+        if not done:
+            tmp.unlink(missing_ok=True)
+            progress.remove()
+        else:
+            print(f"bertkit: stopped after {done} of {n} texts; the same command with --resume continues from "
+                  "there", file=sys.stderr)
+        raise
     print(f"wrote {out_path}: {n} x {dim} float32")
     return 0

@@ -17,14 +17,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--float16", action="store_true", help="store embeddings as float16 (half the disk)")
     b.add_argument("--chunk", type=int, default=4096, help="texts embedded per chunk (bounds memory)")
     b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--resume", action="store_true",
+                   help="continue an interrupted build (Ctrl-C, SIGTERM, a crash) after its last finished chunk; "
+                        "give the same arguments")
     b.set_defaults(func=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
+    import sys
+
     from bertkit.embed.index import build_index
 
-    idx = build_index(args.input, args.output, model=args.model, dtype="float16" if args.float16 else "float32",
-                      chunk_size=args.chunk, batch_size=args.batch_size, pooling=args.pooling)
+    try:
+        idx = build_index(args.input, args.output, model=args.model, dtype="float16" if args.float16 else "float32",
+                          chunk_size=args.chunk, batch_size=args.batch_size, pooling=args.pooling,
+                          resume=args.resume)
+    except KeyboardInterrupt:
+        print("bertkit: the finished chunks are kept; the same command with --resume continues the build",
+              file=sys.stderr)
+        raise
     m = idx.meta
     print(f"wrote {args.output}: {m['count']} x {m['dim']} {m['dtype']} ({m['model']}, {m['pooling']} pooling)")
     return 0

@@ -11,10 +11,10 @@ installed) an exact inner-product faiss index over the same vectors answers inst
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +56,18 @@ def _count_lines(path: Path) -> int:
 
 def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=None, model: str | Path | None = None,
                 dtype: str = "float32", chunk_size: int = 4096, batch_size: int = 32, pooling: str | None = None,
-                show_progress: bool | None = None) -> Index:
+                show_progress: bool | None = None, resume: bool = False) -> Index:
     """Embed `texts` (a file with one text per line, or a list) into an index folder at `out_dir`.
 
     encoder: a TextEncoder (default: `bertkit.load(model)`). dtype: float32 | float16 storage.
     Texts are embedded `chunk_size` at a time and written straight to the memory-mapped file; the
-    folder appears only when complete (built in a temporary folder, then renamed).
+    folder appears only when complete (built in `.NAME.partial` beside it, then renamed). An interrupted build
+    (Ctrl-C, SIGTERM, a crash) keeps that folder and the count of finished chunks: `resume=True` with the same
+    arguments continues after the last one and gives the index an uninterrupted build gives.
     """
     from bertkit.embed import load
+    from bertkit.embed.progress_file import Progress, input_signature
+    from bertkit.errors import warn
     from bertkit.textio import iter_lines
 
     if dtype not in DTYPES:
@@ -87,14 +91,35 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
     dim = enc.embed(["x"], pooling=pool).shape[1]  # validates pooling before any work
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = out.parent / f".{out.name}.partial"
+    progress = Progress(tmp / "progress.json", {
+        **input_signature(texts), "model": enc.name, "model_path": _model_path(enc, model), "pooling": pool,
+        "dim": int(dim), "count": int(count), "dtype": dtype, "chunk_size": chunk_size, "batch_size": batch_size})
+    row = pos = 0
+    if resume:
+        state = progress.resume("index build")
+        row, pos = state["rows"], state["pos"]
+    elif tmp.exists():
+        if (tmp / "progress.json").exists():
+            warn(f"{tmp} holds an interrupted build; starting over (resume=True, or --resume, continues it)")
+        shutil.rmtree(tmp)
+    tmp.mkdir(exist_ok=True)
+    mode = "r+" if resume else "w+"
     try:
-        emb = np.lib.format.open_memmap(tmp / "embeddings.npy", mode="w+", dtype=np.dtype(dtype), shape=(count, dim))
-        offsets = np.lib.format.open_memmap(tmp / "offsets.npy", mode="w+", dtype=np.int64, shape=(count + 1,))
-        bar = tqdm(total=count, desc="index", unit="text",
-                   disable=not (show_progress if show_progress is not None else count > chunk_size))
-        row, pos = 0, 0
-        with (tmp / "texts.txt").open("wb") as tf, bar:
+        emb = np.lib.format.open_memmap(tmp / "embeddings.npy", mode=mode, dtype=np.dtype(dtype), shape=(count, dim))
+        offsets = np.lib.format.open_memmap(tmp / "offsets.npy", mode=mode, dtype=np.int64, shape=(count + 1,))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{tmp} cannot be resumed: {e}; build again without resume") from None
+    if emb.shape != (count, dim) or offsets.shape != (count + 1,):
+        raise InputError(f"{tmp} holds arrays of other shapes than this build's; build again without resume")
+    progress.commit(row, pos=pos)
+    stream = itertools.islice(stream, row, None)  # skip what is done (a file is read again from its start)
+    bar = tqdm(total=count, initial=row, desc="index", unit="text",
+               disable=not (show_progress if show_progress is not None else count > chunk_size))
+    try:
+        with (tmp / "texts.txt").open("r+b" if resume else "wb") as tf, bar:
+            tf.seek(pos)
+            tf.truncate()
             for chunk in _chunks(stream, chunk_size):
                 vecs = enc.embed(chunk, pooling=pool, normalize=True, batch_size=batch_size, show_progress=False)
                 emb[row:row + len(chunk)] = vecs.astype(dtype)
@@ -104,7 +129,20 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
                     tf.write(b)
                     pos += len(b)
                     row += 1
+                emb.flush()
+                offsets.flush()
+                tf.flush()
+                os.fsync(tf.fileno())
+                progress.commit(row, pos=pos)  # only once the chunk is on disk: a crash in between redoes it
                 bar.update(len(chunk))
+    except InputError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except BaseException:  # Ctrl-C or a failure: keep the finished chunks for resume (as SIGTERM or a kill do)
+        if not row:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
         offsets[count] = pos
         if row != count:
             raise InputError(f"expected {count} texts but read {row}; was the corpus changed while indexing?")
@@ -116,6 +154,7 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
                 "pooling": pool, "dim": int(dim), "count": int(count), "dtype": dtype, "normalized": True,
                 "max_length": int(enc.max_length)}
         (tmp / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
+        progress.remove()
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
