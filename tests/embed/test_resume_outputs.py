@@ -84,3 +84,19 @@ def test_index_build_resumes_after_ctrl_c(minilm_path, tmp_path, capsys, monkeyp
     assert not (tmp_path / ".idx.partial").exists()
     with pytest.raises(InputError, match="nothing to resume"):
         build_index(src, tmp_path / "idx", model=minilm_path, chunk_size=4, resume=True)
+
+
+def test_embed_precision_auto_probes_the_first_texts(tmp_path, monkeypatch):
+    import bertkit.embed.encoder as E
+
+    seen = []
+
+    def choose(encoder, probe):
+        seen.append([encoder.tokenizer.decode(ids, skip_special_tokens=True) for ids in probe])
+        return "fp32"
+    monkeypatch.setattr(E, "choose_precision", choose)
+    src = tmp_path / "t.txt"
+    src.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    assert main(["embed", "-i", str(src), "-o", str(tmp_path / "v.npy"), "--precision", "auto",
+                 "--batch-size", "4"]) == 0
+    assert seen == [[t.lower() for t in CORPUS[:4]]]  # once, on the first batch of the file (not on "")
