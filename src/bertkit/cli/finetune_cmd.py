@@ -19,7 +19,7 @@ def _run_task(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
         max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
-        layer_lr_decay=args.layer_lr_decay, resume=args.resume, progress=not args.quiet)
+        layer_lr_decay=args.layer_lr_decay, dev_split=args.dev_split, resume=args.resume, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task", choices=list(TASKS))
     p.add_argument("--train", required=True, help="CSV/TSV/JSONL (classify, pair, regress), CoNLL (ner), SQuAD (qa)")
     p.add_argument("--dev", help="scored after each epoch: best epoch kept, early stopping")
+    p.add_argument("--dev-split", type=float, metavar="F",
+                   help="no dev file: hold out this fraction of --train as dev (e.g. 0.1; classes in proportion, "
+                        "whole articles for qa)")
     p.add_argument("--out", required=True, help="output folder (model, metrics.json, learning_curve.png)")
     p.add_argument("--model", help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--text-col")

@@ -118,3 +118,53 @@ def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None) -> t
             rows.append(row)
         write_table(table, rows, dst, ["prediction", "score"])
     return dst, report
+
+
+def split_dev(task: str, data: TaskData, fraction: float, seed: int) -> tuple[TaskData, TaskData]:
+    """Hold out about `fraction` of a labelled training file as the dev set (ktrain's val_pct): rows at random
+    (seeded), classes in proportion for single-label classification, and whole articles (SQuAD titles, else
+    contexts) for qa, so that no context is both trained on and scored. A dev row whose label or tag the
+    training part lacks goes back to training. Both parts keep the file's order."""
+    import random
+
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"dev_split must be between 0 and 1 (a fraction of the training rows), got {fraction}")
+    if data.gold is None:
+        raise InputError("dev_split needs labelled training data")
+    n = len(data.inputs)
+    if task == "qa":
+        groups: dict[Any, list[int]] = {}
+        for i, e in enumerate(data.inputs):
+            groups.setdefault(e.title or e.context, []).append(i)
+        units = list(groups.values())
+    else:
+        units = [[i] for i in range(n)]
+    rng = random.Random(seed)
+    single = task in ("classify", "pair") and all(isinstance(g, str) for g in data.gold)
+    strata: dict[Any, list[list[int]]] = {}
+    for u in units:
+        strata.setdefault(data.gold[u[0]] if single else None, []).append(u)
+    held: set[int] = set()
+    for key in sorted(strata, key=str):
+        us = strata[key]
+        rng.shuffle(us)
+        for u in us[:round(fraction * len(us))]:
+            held.update(u)
+
+    def labels_of(i: int) -> set[str]:
+        g = data.gold[i]
+        if task in ("qa", "regress"):
+            return set()
+        return set(g) if isinstance(g, (list, tuple)) else {g}
+    seen = set().union(*(labels_of(i) for i in range(n) if i not in held))
+    held = {i for i in held if labels_of(i) <= seen}
+    if not held or len(held) == n:
+        raise InputError(f"dev_split={fraction} of {len(units)} {'articles' if task == 'qa' else 'rows'} leaves "
+                         f"{'no dev rows' if not held else 'nothing to train on'}; give a dev file instead")
+
+    def part(idx: list[int], skipped: int) -> TaskData:
+        def pick(xs):
+            return None if xs is None else [xs[i] for i in idx]
+        return TaskData([data.inputs[i] for i in idx], pick(data.pairs), pick(data.gold),
+                        [data.lines[i] for i in idx] if data.lines else [], data.source, pick(data.rows), skipped)
+    return (part([i for i in range(n) if i not in held], data.skipped), part(sorted(held), 0))

@@ -29,7 +29,7 @@ from bertkit.errors import InputError
 from bertkit.models.config import CLASSIFIER_POOLINGS
 from bertkit.tasks import classification as C
 from bertkit.tasks.batching import GroupedBatches, grouped_collate
-from bertkit.tasks.files import TaskData, read_task_file
+from bertkit.tasks.files import TaskData, read_task_file, split_dev
 from bertkit.tasks.freezing import apply_freezing
 from bertkit.tasks.ner import encode_words
 from bertkit.tasks.predictor import MODEL_TASK, Predictor
@@ -94,12 +94,14 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
              time_budget: float | None = None, pooling: str | None = None, layer_lr_decay: float = 1.0,
-             resume: bool = False, progress: bool = True) -> Predictor:
+             dev_split: float | None = None, resume: bool = False, progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
     IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
     epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
+    dev_split: instead of a dev file, hold out this fraction of `train` (seeded by `seed`; classes in
+    proportion, whole articles for qa) as the dev set.
     freeze: none | encoder | top:K. long_docs: truncate | clinical | mean | max (window texts, combine).
     pooling (classify, pair, regress; None keeps the checkpoint's, else "cls"): "cls" reads the first token
     through the pooler, as transformers does; "mean" averages the token vectors (an option for checkpoints
@@ -126,6 +128,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     if not 0.0 < layer_lr_decay <= 1.0:
         raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    if dev is not None and dev_split is not None:
+        raise InputError("give a dev file or dev_split (a fraction of train held out as dev), not both")
     if resume and out is None:
         raise InputError("resume continues the interrupted run saved in `out`: give out")
     from bertkit.hub import from_pretrained
@@ -137,11 +141,14 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
     cols = {"text_col": text_col, "text2_col": text2_col, "label_col": label_col}
     tr, used = read_task_file(task, train, kind=kind, label_sep=label_sep, **cols)
-    labels = _labels(task, tr, kind)
     dv = None
+    if dev_split is not None:
+        tr, dv = split_dev(task, tr, dev_split, seed)
+    labels = _labels(task, tr, kind)
     if dev is not None:
         dv, _ = read_task_file(task, dev, kind=kind, label_sep=label_sep, **{k: v for k, v in used.items()})
-        _check_dev(task, labels, dv, dev, train)
+    if dv is not None:
+        _check_dev(task, labels, dv, dev if dev is not None else f"the held-out part of {train}", train)
     model_dir = resolve_model_path(model)
     settings: dict[str, Any] = dict(
         used, kind=kind, labels=labels, label_sep=label_sep, combine=long_docs, c=2.0, threshold=0.5,
@@ -154,6 +161,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     run = _fingerprint(task=task, train=train, dev=dev, model=model_dir, multi_label=multi_label, epochs=epochs,
                        lr=lr, batch_size=batch_size, freeze=freeze, seed=seed, patience=patience, warmup=warmup,
                        weight_decay=weight_decay, max_steps=max_steps, pooling=pooling, layer_lr_decay=layer_lr_decay,
+                       dev_split=dev_split,
                        settings={k: v for k, v in settings.items() if k != "base_model"})
     start_step = _resume_point(train_dir, run) if resume else _start_afresh(train_dir, run)
     torch.manual_seed(seed)
@@ -226,6 +234,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     net.eval()
     report = {
         "task": task, "model": str(model_dir), "train": str(train), "dev": None if dev is None else str(dev),
+        "dev_split": dev_split,
         "train_examples": len(tr.inputs), "train_skipped": tr.skipped, "train_features": len(feats),
         "dev_examples": None if dv is None else len(dv.inputs), "dev_skipped": None if dv is None else dv.skipped,
         "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
