@@ -67,3 +67,4 @@ def test_finetune_with_dev_split_scores_the_held_out_rows(tiny, tmp_path, capsys
     data, _ = read_task_file("classify", tmp_path / "t.csv")
     _, dv = split_dev("classify", data, 0.2, seed=0)  # the same rows, scored by the kept model
     assert clf.score(clf.encode(dv.inputs, gold=dv.gold))["accuracy"] == pytest.approx(m["best"]["eval_accuracy"])
+

@@ -168,3 +168,15 @@ def test_layer_lr_decay_slows_the_lower_layers(tiny, tmp_path, capsys):
                  "--layer-lr-decay", "1.5", "--quiet", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert "layer_lr_decay must be in (0, 1], got 1.5" in err and len(err.splitlines()) == 1
+
+
+def test_tokenizing_a_large_training_file_shows_progress(tiny, tmp_path, capsys, monkeypatch):
+    from bertkit.tasks import classification as C
+
+    rows = ["text,label"] + [f"item {i} is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(40)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(C, "PROGRESS_MIN_TEXTS", 30)
+    bertkit.finetune("classify", train=tmp_path / "t.csv", model=tiny, epochs=1, batch_size=8, progress=True)
+    assert "tokenize: 100%" in capsys.readouterr().err
+    bertkit.finetune("classify", train=tmp_path / "t.csv", model=tiny, epochs=1, batch_size=8, progress=False)
+    assert "tokenize" not in capsys.readouterr().err

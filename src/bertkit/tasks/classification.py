@@ -113,18 +113,26 @@ def encode_targets(targets: Sequence[Any], labels: Sequence[str] | None, multi_l
     return [index[t] for t in targets]
 
 
+PROGRESS_MIN_TEXTS = 50_000  # encode_texts shows a progress bar above this many texts (about 4 s of tokenising)
+
+
 def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int,
-                 windows: bool = False, stride: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
+                 windows: bool = False, stride: int = 0,
+                 progress: bool = False) -> tuple[list[dict[str, Any]], list[int]]:
     """Features (input_ids, token_type_ids lists) and, per feature, the index of its example.
 
     windows=False cuts long inputs (pairs longest-first) and warns with the count; windows=True splits the
     (second) text into overlapping windows of max_length tokens, `stride` tokens shared between neighbours.
+    progress: a progress bar when there are more than PROGRESS_MIN_TEXTS texts.
     """
+    from tqdm.auto import tqdm
+
     trunc: bool | str = "only_second" if windows and pairs is not None else True
     feats: list[dict[str, Any]] = []
     owner: list[int] = []
     cut = 0
     step = 2048
+    bar = tqdm(total=len(texts), desc="tokenize", unit="text", disable=not progress or len(texts) <= PROGRESS_MIN_TEXTS)
     for s in range(0, len(texts), step):
         enc = tokenizer(list(texts[s:s + step]), None if pairs is None else list(pairs[s:s + step]),
                         max_length=max_length, truncation=trunc, padding=False, stride=stride if windows else 0,
@@ -134,6 +142,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
         for ids, types, m in zip(enc["input_ids"], enc["token_type_ids"], mapping):
             feats.append({"input_ids": ids, "token_type_ids": types})
             owner.append(s + m)
+        bar.update(min(step, len(texts) - s))
+    bar.close()
     if cut and not windows:
         warn(f"{cut} of {len(texts)} inputs were longer than max_length={max_length} tokens and were cut; "
              "raise max_length or use long-document windows")

@@ -59,7 +59,7 @@ def _labels(task: str, data: TaskData, kind: str) -> list[str] | None:
     return C.label_list(data.gold)
 
 
-def _train_features(pred: Predictor, data: TaskData) -> list[dict[str, Any]]:
+def _train_features(pred: Predictor, data: TaskData, progress: bool = False) -> list[dict[str, Any]]:
     s, tok = pred.settings, pred.tokenizer
     if pred.task == "qa":
         return encode_qa(tok, data.inputs, s["max_length"], s["doc_stride"], train=True)[0]
@@ -67,7 +67,7 @@ def _train_features(pred: Predictor, data: TaskData) -> list[dict[str, Any]]:
         l2i = {k: i for i, k in enumerate(pred.labels)}
         return encode_words(tok, data.inputs, data.gold, l2i, s["max_length"], s["stride"])[0]
     feats, owner = C.encode_texts(tok, data.inputs, data.pairs, s["max_length"], s["combine"] != "truncate",
-                                  s["stride"])
+                                  s["stride"], progress)
     targets = C.encode_targets(data.gold, pred.labels, s["kind"] == "multi_label")
     for f, k in zip(feats, owner):
         f["labels"] = targets[k]
@@ -178,7 +178,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         net.config.problem_type = "regression" if kind == "regression" else "multi_label_classification"
     params = apply_freezing(net, freeze)
     pred = Predictor(task, net, Tokenizer.from_pretrained(model_dir), settings)
-    feats = _train_features(pred, tr)
+    feats = _train_features(pred, tr, progress)
     if not feats:
         raise InputError(f"{train}: nothing to train on")
     batches = GroupedBatches(feats, batch_size, seed)
