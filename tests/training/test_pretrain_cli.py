@@ -10,6 +10,7 @@ import torch
 
 from bertkit import from_pretrained
 from bertkit.cli.main import main
+from bertkit.errors import InputError
 from tests.pretrain_fixtures import write_corpus, write_tokenizer
 from tests.training.tiny_run import press_ctrl_c_once_training
 
@@ -164,3 +165,27 @@ def test_electra_init_errors(files, tmp_path, capsys):
     shutil.rmtree(tmp_path / "el" / "generator")
     disc, gen = electra_from_checkpoint(tmp_path / "el", from_pretrained(tmp_path / "el").config.vocab_size)
     assert gen.config.hidden_size * 4 == disc.config.hidden_size and gen.backbone.embeddings is disc.backbone.embeddings
+
+
+def test_electra_generator_fraction(files, tmp_path, capsys):
+    """--generator-fraction sets a new generator's size, from scratch and for a discriminator continued alone."""
+    from bertkit.training.pretrain import electra_from_checkpoint
+
+    _pretrain(files, tmp_path / "el", "--arch", "electra", "--generator-fraction", "0.5")
+    disc_cfg = json.loads((tmp_path / "el" / "config.json").read_text())
+    gen_cfg = json.loads((tmp_path / "el" / "generator" / "config.json").read_text())
+    assert (gen_cfg["hidden_size"] * 2, gen_cfg["num_attention_heads"] * 2, gen_cfg["intermediate_size"] * 2) == \
+        (disc_cfg["hidden_size"], disc_cfg["num_attention_heads"], disc_cfg["intermediate_size"])
+    shutil.rmtree(tmp_path / "el" / "generator")
+    vocab = disc_cfg["vocab_size"]
+    disc, gen = electra_from_checkpoint(tmp_path / "el", vocab, generator_fraction=1.0)
+    assert gen.config.hidden_size == disc.config.hidden_size and gen.backbone.embeddings is disc.backbone.embeddings
+    with pytest.raises(InputError, match=r"must be in \(0, 1\], got 1.5"):
+        electra_from_checkpoint(tmp_path / "el", vocab, generator_fraction=1.5)
+    from bertkit.models import Model, ModelConfig
+    from bertkit.objectives.electra import electra_generator
+
+    big = Model(ModelConfig(family="electra", vocab_size=50, hidden_size=256, num_heads=4, intermediate_size=1024,
+                            max_positions=16, embedding_size=256), "rtd")
+    with pytest.raises(InputError, match="has width 153 and 2 heads, which do not divide it"):
+        electra_generator(big, 0.6)

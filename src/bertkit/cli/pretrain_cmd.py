@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--static-masking", type=int, default=0, metavar="COPIES",
                    help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")
     p.add_argument("--mask-prob", type=float, default=0.15)
+    p.add_argument("--generator-fraction", type=float, default=0.25, metavar="F",
+                   help="electra: a new generator's width / the discriminator's (the paper: 1/4 to 1/2 is best)")
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--init", help="continue from this checkpoint, keeping its vocabulary (BioBERT recipe); "
                                   "with --arch electra: an ELECTRA folder (with generator/) or a BERT masked LM, "
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     spec = PretrainSpec(arch=args.arch, size=args.size, tokenizer=args.tokenizer, corpus=args.corpus,
                         eval_corpus=args.eval_corpus, objective=args.objective, packing=args.packing,
                         masking=args.masking, static_masking=args.static_masking, mask_prob=args.mask_prob,
+                        generator_fraction=args.generator_fraction,
                         max_length=args.max_length, init=args.init, steps=args.steps, batch_size=args.batch_size,
                         grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
                         clip_norm=args.clip_norm, precision=args.precision, eval_every=args.eval_every,

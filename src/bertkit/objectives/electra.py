@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bertkit.errors import InputError
 from bertkit.models import Model, ModelConfig
 from bertkit.objectives.masking import IGNORE
 from bertkit.objectives.mlm import masked_cross_entropy
@@ -17,8 +18,13 @@ def electra_generator(disc: Model, generator_fraction: float = 0.25) -> Model:
     width, heads and feed-forward size (ELECTRA's best setting is 1/4 to 1/2), sharing its embedding module
     (token, position, segment; the generator's MLM decoder is tied to it)."""
     cfg, g = disc.config, generator_fraction
+    if not 0.0 < g <= 1.0:
+        raise InputError(f"the generator fraction must be in (0, 1], got {g}")
     gen_cfg = cfg.replace(hidden_size=max(1, int(cfg.hidden_size * g)), num_heads=max(1, int(cfg.num_heads * g)),
                           intermediate_size=max(1, int(cfg.intermediate_size * g)))
+    if gen_cfg.hidden_size % gen_cfg.num_heads:
+        raise InputError(f"a generator {g} of the discriminator's size has width {gen_cfg.hidden_size} and "
+                         f"{gen_cfg.num_heads} heads, which do not divide it; choose another fraction")
     gen = Model(gen_cfg, "mlm")
     gen.backbone.embeddings = disc.backbone.embeddings
     return gen

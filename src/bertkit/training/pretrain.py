@@ -62,6 +62,7 @@ class PretrainSpec:
     masking: str | None = None
     static_masking: int = 0          # > 0: RoBERTa's static baseline with this many masked copies
     mask_prob: float = 0.15
+    generator_fraction: float = 0.25  # ELECTRA: a new generator's width, heads and feed-forward / the discriminator's
     max_length: int = 128
     steps: int = 1000
     batch_size: int = 32
@@ -138,9 +139,9 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
 
     if objective == "rtd":
         if spec.init:
-            disc, gen = electra_from_checkpoint(spec.init, tok.vocab_size)
+            disc, gen = electra_from_checkpoint(spec.init, tok.vocab_size, spec.generator_fraction)
         else:
-            disc, gen = build_electra_pair(_config(spec, recipe, tok))
+            disc, gen = build_electra_pair(_config(spec, recipe, tok), spec.generator_fraction)
         return disc, ElectraObjective(gen)
     task = {"nsp": "pretraining", "sop": "pretraining"}.get(objective, "mlm")
     if spec.init:
@@ -165,14 +166,15 @@ def _check_init_vocab(model: Model, vocab_size: int) -> None:
                          f"{vocab_size}; continue with the checkpoint's own tokenizer")
 
 
-def electra_from_checkpoint(path: str | Path, vocab_size: int) -> tuple[Model, Model]:
+def electra_from_checkpoint(path: str | Path, vocab_size: int,
+                            generator_fraction: float = 0.25) -> tuple[Model, Model]:
     """ELECTRA discriminator and generator to continue pretraining from `path`, embeddings shared.
 
     - an ELECTRA pretraining folder (a discriminator with a `generator/` subfolder, as `bertkit pretrain` saves
       it): both models continue;
-    - an ELECTRA discriminator alone: a new generator a quarter of its width;
+    - an ELECTRA discriminator alone: a new generator `generator_fraction` of its width (default a quarter);
     - a BERT checkpoint without factorized embeddings: its encoder becomes the discriminator, and when it has a
-      masked-LM head the whole masked LM (same size) becomes the generator, else a new quarter-width one."""
+      masked-LM head the whole masked LM (same size) becomes the generator, else a new one as above."""
     from bertkit.hub import from_pretrained
     from bertkit.models.convert import convert_family
 
@@ -191,7 +193,7 @@ def electra_from_checkpoint(path: str | Path, vocab_size: int) -> tuple[Model, M
     else:
         raise InputError(f"--init with ELECTRA takes an ELECTRA or BERT checkpoint, got a {src.family.name} model")
     if gen is None:
-        gen = electra_generator(disc)
+        gen = electra_generator(disc, generator_fraction)
     if gen.config.emb_dim != disc.config.emb_dim or gen.config.vocab_size != disc.config.vocab_size:
         raise InputError(f"--init {path}: the generator's embeddings ({gen.config.vocab_size} x "
                          f"{gen.config.emb_dim}) differ from the discriminator's ({disc.config.vocab_size} x "
