@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from bertkit.embed import load
-    from bertkit.embed.progress_file import Progress, input_signature
+    from bertkit.resumable import Progress, input_signature
     from bertkit.errors import warn
     from bertkit.textio import iter_lines
 

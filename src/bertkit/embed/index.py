@@ -66,7 +66,7 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
     arguments continues after the last one and gives the index an uninterrupted build gives.
     """
     from bertkit.embed import load
-    from bertkit.embed.progress_file import Progress, input_signature
+    from bertkit.resumable import Progress, input_signature
     from bertkit.errors import warn
     from bertkit.textio import iter_lines
 

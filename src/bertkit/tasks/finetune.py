@@ -299,6 +299,7 @@ def _start_afresh(train_dir: Path, run: dict[str, Any]) -> int:
 
 def _resume_point(train_dir: Path, run: dict[str, Any]) -> int:
     """The step of the interrupted run's checkpoint, after checking this call repeats that run's arguments."""
+    from bertkit.resumable import differences
     from bertkit.training.checkpoint import STEP_DIR, latest_checkpoint
 
     last = latest_checkpoint(train_dir)
@@ -310,8 +311,7 @@ def _resume_point(train_dir: Path, run: dict[str, Any]) -> int:
     except (OSError, ValueError):
         raise InputError(f"{train_dir / RUN_FILE} is missing or unreadable: cannot check that the run to resume "
                          "had the same arguments") from None
-    diff = [f"{k}: {before.get(k)!r} then, {run.get(k)!r} now" for k in sorted(set(before) | set(run))
-            if before.get(k) != run.get(k)]
+    diff = differences(before, run)
     if diff:
         raise InputError("resume continues a run with the same arguments and data; these differ from the "
                          "interrupted run's: " + "; ".join(diff))

@@ -1,10 +1,11 @@
-"""Resumable chunked outputs: `bertkit embed` and `bertkit index build` write their rows chunk by chunk into a
-partial output, and after each chunk record how many rows are done in a small JSON file beside it (replaced
-atomically). An interrupted run (Ctrl-C, SIGTERM, a crash, a killed machine) leaves both behind; the same call
-with resume continues after the last recorded chunk, and its output is the one an uninterrupted run writes.
+"""Resuming long jobs: what a resumed run must repeat, and the progress record of chunked outputs.
 
-The record also holds the run's arguments and the input's size and modification time: a resume with other
-arguments or a changed input is refused, with the differences named.
+`bertkit embed` and `bertkit index build` write their rows chunk by chunk into a partial output, and after each
+chunk record how many rows are done in a small JSON file beside it (replaced atomically). An interrupted run
+(Ctrl-C, SIGTERM, a crash, a killed machine) leaves both behind; the same call with resume continues after the
+last recorded chunk, and its output is the one an uninterrupted run writes. The record also holds the run's
+arguments and the input's size and modification time: a resume with other arguments or a changed input is
+refused, with the differences named (`differences`, which `bertkit finetune --resume` uses too).
 """
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def input_signature(texts: str | Path | Sequence[str]) -> dict[str, Any]:
     return {"input_sha256": h.hexdigest(), "count": len(texts)}
 
 
+def differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """'key: old then, new now' for every argument that differs between a recorded run and this one."""
+    return [f"{k}: {before.get(k)!r} then, {now.get(k)!r} now" for k in sorted(set(before) | set(now))
+            if before.get(k) != now.get(k)]
+
+
 class Progress:
     """The progress record of one run at `path`: {"run": arguments, "rows": rows done, **extra}."""
 
@@ -52,8 +59,7 @@ class Progress:
                              "resume to start") from None
         except (OSError, ValueError, KeyError, TypeError):
             raise InputError(f"{self.path} is unreadable: cannot resume; run without resume to start over") from None
-        diff = [f"{k}: {before.get(k)!r} then, {self.run.get(k)!r} now" for k in sorted(set(before) | set(self.run))
-                if before.get(k) != self.run.get(k)]
+        diff = differences(before, self.run)
         if diff:
             raise InputError(f"resume continues a {what} with the same arguments and input; these differ: "
                              + "; ".join(diff))
