@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from bertkit.embed import load
-    from bertkit.resumable import Progress, input_signature
     from bertkit.errors import warn
+    from bertkit.resumable import Progress, input_signature
     from bertkit.textio import iter_lines
 
     out_path = Path(args.output)

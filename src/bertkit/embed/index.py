@@ -66,8 +66,8 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
     arguments continues after the last one and gives the index an uninterrupted build gives.
     """
     from bertkit.embed import load
-    from bertkit.resumable import Progress, input_signature
     from bertkit.errors import warn
+    from bertkit.resumable import Progress, input_signature
     from bertkit.textio import iter_lines
 
     if dtype not in DTYPES:
