@@ -43,6 +43,11 @@ def test_embed_resumes_after_ctrl_c_to_the_same_file(tmp_path, capsys, monkeypat
 
     assert main(args + ["-o", str(out), "--pooling", "cls", "--resume"]) == 2
     assert "pooling: None then, 'cls' now" in capsys.readouterr().err
+    partial = (tmp_path / "v.npy.partial").read_bytes()
+    (tmp_path / "v.npy.partial").write_bytes(partial[:-100])  # rows the record counts are not all there
+    assert main(args + ["-o", str(out), "--resume"]) == 2
+    assert "shorter than the 6 rows its record says are done" in capsys.readouterr().err
+    (tmp_path / "v.npy.partial").write_bytes(partial)
     with monkeypatch.context() as m:
         calls = stop_on_call(m, 0)
         assert main(args + ["-o", str(out), "--resume"]) == 0

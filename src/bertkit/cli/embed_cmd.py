@@ -63,7 +63,12 @@ def _open_rows(path: Path, n: int, dim: int, resume_at: int | None):
     if shape != (n, dim) or dtype != np.dtype("<f4"):
         f.close()
         raise InputError(f"{path} holds a {shape} {dtype} array, not the ({n}, {dim}) float32 this run writes")
-    f.seek(f.tell() + resume_at * dim * 4)
+    start = f.tell() + resume_at * dim * 4
+    if os.fstat(f.fileno()).st_size < start:  # seeking past the end would leave zero rows in the output
+        f.close()
+        raise InputError(f"{path} is shorter than the {resume_at} rows its record says are done; run without "
+                         "--resume to start over")
+    f.seek(start)
     return f
 
 
