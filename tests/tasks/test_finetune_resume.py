@@ -85,7 +85,14 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny, data, monkeypatch, 
 
 
 def test_a_crashed_run_resumes_from_its_last_epoch(tiny, data, monkeypatch):
-    whole = bertkit.finetune("regress", train=data / "t.csv", dev=data / "d.csv", model=tiny, out=data / "a", **ARGS)
+    from bertkit.training import Trainer
+
+    saved, real = [], Trainer.save_checkpoint
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "save_checkpoint", lambda self: (saved.append(self.step), real(self))[1])
+        whole = bertkit.finetune("regress", train=data / "t.csv", dev=data / "d.csv", model=tiny, out=data / "a",
+                                 **ARGS)
+    assert saved == [8, 16]  # each epoch but the last: a finished run's checkpoint would be deleted unread
     with monkeypatch.context() as m:
         count_steps(m, crash_at=13)
         with pytest.raises(RuntimeError, match="simulated crash"):

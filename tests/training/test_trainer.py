@@ -145,6 +145,27 @@ def test_resume_after_crash_gives_identical_weights(tmp_path):
     assert steps == list(range(1, 9))
 
 
+def test_checkpoint_at_end_false_skips_only_the_finished_runs_checkpoint(tmp_path, monkeypatch):
+    """A caller that discards the last checkpoint (finetune) does not pay for writing it; the periodic ones and a
+    stop signal's are still written."""
+    saved: list[int] = []
+    real = Trainer.save_checkpoint
+
+    def spy(self):
+        saved.append(self.step)
+        return real(self)
+    monkeypatch.setattr(Trainer, "save_checkpoint", spy)
+    run(tmp_path / "a", max_steps=9, save_every=3)
+    assert saved == [3, 6, 9]
+    saved.clear()
+    run(tmp_path / "b", max_steps=9, save_every=3, checkpoint_at_end=False)
+    assert saved == [3, 6]
+    assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == ["step_000003", "step_000006"]
+    saved.clear()
+    run(tmp_path / "c", max_steps=8, save_every=3, checkpoint_at_end=False)  # the end between two periodic saves
+    assert saved == [3, 6]
+
+
 class _CtrlC(MLMObjective):
     """MLM that presses Ctrl-C (SIGINT to this process) `times` times during its `at`-th call."""
 

@@ -207,7 +207,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
                       patience=patience if dv is not None else None, seed=seed, progress=progress,
                       weight_decay=weight_decay, layer_lr_decay=layer_lr_decay, save_final=False,
                       # with `out`, a checkpoint each epoch (one kept) lets a crashed run resume from its last epoch
-                      save_every=len(batches) if out is not None else None, keep_checkpoints=1)
+                      save_every=len(batches) if out is not None else None, keep_checkpoints=1,
+                      checkpoint_at_end=False)  # a finished run's checkpoint would be deleted at once
     trainer = Trainer(net, _objective(kind, task), batches, config=cfg,
                       collate_fn=grouped_collate(pred.tokenizer.pad_token_id or 0),
                       eval_data=None, eval_fn=eval_fn if dv is not None else None,

@@ -61,6 +61,8 @@ class TrainConfig:
     save_every: int | None = None
     log_every: int = 10
     keep_checkpoints: int = 2
+    checkpoint_at_end: bool = True        # False: no checkpoint when the run ends by itself (last step or early
+                                          # stop) for a caller that discards it; a stop signal still writes one
     best_metric: str | None = None        # e.g. "eval_loss": keep out_dir/best by this metric
     greater_is_better: bool = False
     patience: int | None = None           # stop after this many evaluations without improvement
@@ -348,8 +350,9 @@ class Trainer:
                 stop_now = stopped_early or self.step == self.max_steps or self._stop_signal
                 if info.enabled:
                     stop_now = bool(dd.broadcast_object(stop_now, info))
-                if (cfg.save_every and self.step % cfg.save_every == 0) or (stop_now and (cfg.save_every or
-                                                                                          self._stop_signal)):
+                wanted = (cfg.save_every and self.step % cfg.save_every == 0) or (stop_now and (cfg.save_every or
+                                                                                            self._stop_signal))
+                if wanted and (cfg.checkpoint_at_end or self._stop_signal or not stop_now):
                     self.save_checkpoint()
                 if stopped_early or self._stop_signal:
                     break
