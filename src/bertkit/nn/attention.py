@@ -128,6 +128,42 @@ def compact_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: t
         return CompactDropoutAttention.apply(q, k, v, bias, p)
 
 
+class KVCache:
+    """The keys and values one attention layer has computed so far, so that a decoding step projects only its
+    new position: each generated token then costs one position, not the whole prefix again.
+
+    Self-attention (static=False) appends every step's (B, H, T_new, D) to the (B, H, T_past, D) it holds.
+    Cross-attention (static=True) attends to the encoder output, which does not change while decoding: its keys
+    and values are computed at the first step and reused after.
+    """
+
+    def __init__(self, static: bool = False) -> None:
+        self.static = static
+        self.k: torch.Tensor | None = None  # (B, H, T, D)
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """Positions held (T)."""
+        return 0 if self.k is None else self.k.shape[2]
+
+    @property
+    def ready(self) -> bool:
+        """True for a cross-attention cache that already holds the encoder's keys and values."""
+        return self.static and self.k is not None
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store this step's (B, H, T_new, D) keys and values; returns all of them, (B, H, T_past + T_new, D)."""
+        if self.k is not None and not self.static:
+            k, v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep batch rows `index` (N,) in that order: beam search continues some beams and drops others."""
+        if self.k is not None:
+            self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention: project to H heads, attend, concatenate, project back.
 
@@ -168,10 +204,20 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, T, C); bias: additive (B|1, 1, Tq|1, Tk) or None. Returns ((B, T, C), probs or None)."""
+                output_attentions: bool = False,
+                cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T, C); bias: additive (B|1, 1, Tq|1, Tk) or None. Returns ((B, T, C), probs or None).
+
+        With a `cache` (decoding), x holds only the new positions; keys and values of earlier ones come from the
+        cache, so Tk = T_past + T and `bias` covers all Tk keys.
+        """
         src = x if context is None else context
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(src)), self._heads(self.v(src))
+        if cache is not None and cache.ready:  # cross-attention while decoding: the encoder side is done
+            q, k, v = self._heads(self.q(x)), cache.k, cache.v
+        else:
+            q, k, v = self._heads(self.q(x)), self._heads(self.k(src)), self._heads(self.v(src))
+            if cache is not None:
+                k, v = cache.update(k, v)  # (B, H, T_past + T, D)
         if self.causal:
             cb = causal_bias(q.shape[2], k.shape[2], x.device, q.dtype)
             bias = cb if bias is None else bias.to(q.dtype) + cb

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bertkit.nn.attention import MultiHeadAttention
+from bertkit.nn.attention import KVCache, MultiHeadAttention
 from bertkit.nn.feedforward import FeedForward
 
 
@@ -32,11 +32,16 @@ class Block(nn.Module):
         return norm(x + self.drop(y)), probs
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
-                context_bias: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, T, C) -> ((B, T, C), self-attention probabilities (B, H, T, T) or None)."""
-        x, probs = self._sub(x, self.norm1, lambda h: self.attn(h, bias, output_attentions=output_attentions))
+                context_bias: torch.Tensor | None = None, output_attentions: bool = False,
+                cache: tuple[KVCache, KVCache | None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T, C) -> ((B, T, C), self-attention probabilities (B, H, T, T) or None).
+
+        `cache` (decoding): this layer's (self-attention, cross-attention) key/value caches; see KVCache.
+        """
+        own, other = cache if cache is not None else (None, None)
+        x, probs = self._sub(x, self.norm1, lambda h: self.attn(h, bias, output_attentions=output_attentions,
+                                                                cache=own))
         if self.cross is not None:
-            x, _ = self._sub(x, self.norm_cross, lambda h: self.cross(h, context_bias, context=context))
+            x, _ = self._sub(x, self.norm_cross, lambda h: self.cross(h, context_bias, context=context, cache=other))
         x, _ = self._sub(x, self.norm2, lambda h: (self.ff(h), None))
         return x, probs

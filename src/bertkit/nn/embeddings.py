@@ -22,27 +22,32 @@ class Embeddings(nn.Module):
 
     position_offset > 0 gives RoBERTa/XLM-R positions: padding tokens sit at `pad_id` and real tokens
     count from pad_id + 1, so position ids depend on where the padding is, not only on the index.
+    position_start skips the first rows of the table (BART: position p reads row p + 2). scale multiplies the
+    token vectors (BART's scale_embedding: sqrt(d)); norm=False leaves out the LayerNorm (GPT-2). `word` passes
+    in a token table shared with another stack (BART's encoder and decoder).
     """
 
     def __init__(self, vocab_size: int, dim: int, max_positions: int, type_vocab_size: int = 2,
                  pad_id: int | None = 0, layer_norm_eps: float = 1e-12, dropout: float = 0.0,
-                 sinusoidal: bool = False, position_offset: bool = False) -> None:
+                 sinusoidal: bool = False, position_offset: bool = False, position_start: int = 0,
+                 scale: float = 1.0, norm: bool = True, word: nn.Embedding | None = None) -> None:
         super().__init__()
-        self.word = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+        self.word = word if word is not None else nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         self.position = nn.Embedding(max_positions, dim)
         if sinusoidal:
             self.position.weight.data.copy_(sinusoidal_table(max_positions, dim))
             self.position.weight.requires_grad_(False)
         self.segment = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
-        self.norm = nn.LayerNorm(dim, eps=layer_norm_eps)
+        self.norm = nn.LayerNorm(dim, eps=layer_norm_eps) if norm else nn.Identity()
         self.drop = nn.Dropout(dropout)
         self.pad_id, self.position_offset = pad_id, position_offset
+        self.position_start, self.scale = position_start, scale
 
     @property
     def max_tokens(self) -> int:
         """Longest sequence the position table can hold."""
         n = self.position.num_embeddings
-        return n - (self.pad_id + 1) if self.position_offset else n
+        return n - (self.pad_id + 1) if self.position_offset else n - self.position_start
 
     def position_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         if self.position_offset:
@@ -50,8 +55,18 @@ class Embeddings(nn.Module):
             return torch.cumsum(keep, dim=1) * keep + self.pad_id
         return torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.word(input_ids) + self.position(self.position_ids(input_ids))
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids (B, T) -> (B, T, E). position_ids (B|1, T): positions counted from 0 (a decoding step
+        passes its own: the cache length, or left-padded rows' real positions); default 0..T-1."""
+        if position_ids is None:
+            position_ids = self.position_ids(input_ids)
+        if self.position_start:
+            position_ids = position_ids + self.position_start
+        tokens = self.word(input_ids)
+        if self.scale != 1.0:
+            tokens = tokens * self.scale
+        x = tokens + self.position(position_ids)
         if self.segment is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(input_ids)

@@ -89,3 +89,18 @@ class ReplacedTokenHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.act(self.dense(x))).squeeze(-1)
+
+
+class TiedLMHead(nn.Module):
+    """Next-token logits from the token embedding matrix itself: h E^T [+ b]. (..., C) -> (..., V).
+
+    GPT-2 has no bias; BART adds `final_logits_bias`, a (1, V) buffer (not trained, as in transformers).
+    """
+
+    def __init__(self, vocab_size: int, bias: bool = False) -> None:
+        super().__init__()
+        self.register_buffer("bias", torch.zeros(1, vocab_size) if bias else None)
+
+    def forward(self, h: torch.Tensor, decoder_weight: torch.Tensor) -> torch.Tensor:
+        logits = F.linear(h, decoder_weight)
+        return logits if self.bias is None else logits + self.bias

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from bertkit.nn.attention import MultiHeadAttention
+from bertkit.nn.attention import KVCache, MultiHeadAttention
 from bertkit.nn.block import Block
 from bertkit.nn.feedforward import FeedForward
 
@@ -18,6 +18,24 @@ def make_block(dim: int, heads: int, ffn: int, act: str = "gelu", dropout: float
     return Block(MultiHeadAttention(dim, heads, attn_dropout, causal=causal), FeedForward(dim, ffn, act, dropout),
                  dim, eps, dropout, pre_ln,
                  cross=MultiHeadAttention(dim, heads, attn_dropout) if cross else None)
+
+
+class DecoderCache:
+    """Key/value caches of a decoder stack, one (self-attention, cross-attention or None) pair per layer."""
+
+    def __init__(self, num_layers: int, cross: bool = False) -> None:
+        self.layers = [(KVCache(), KVCache(static=True) if cross else None) for _ in range(num_layers)]
+
+    def __len__(self) -> int:
+        """Positions already decoded (the length of every self-attention cache)."""
+        return len(self.layers[0][0]) if self.layers else 0
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep batch rows `index` (N,) of every cache (beam search)."""
+        for own, other in self.layers:
+            own.reorder(index)
+            if other is not None:
+                other.reorder(index)
 
 
 class Stack(nn.Module):
@@ -37,13 +55,19 @@ class Stack(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
                 context_bias: torch.Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False):
-        """x: (B, T, C). Returns (last, hidden_states tuple incl. input or None, attentions tuple or None)."""
+                output_attentions: bool = False, cache: DecoderCache | None = None):
+        """x: (B, T, C). Returns (last, hidden_states tuple incl. input or None, attentions tuple or None).
+
+        `cache` (decoding, one block per layer): x holds only the new positions; see KVCache.
+        """
         hidden = [x] if output_hidden_states else None
         attns = [] if output_attentions else None
         for i in range(self.num_layers):
             for j in self.schedule(i):
-                x, probs = self.blocks[j](x, bias, context, context_bias, output_attentions)
+                if cache is None:
+                    x, probs = self.blocks[j](x, bias, context, context_bias, output_attentions)
+                else:
+                    x, probs = self.blocks[j](x, bias, context, context_bias, output_attentions, cache=cache.layers[i])
                 if attns is not None:
                     attns.append(probs)
             if hidden is not None:
