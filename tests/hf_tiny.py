@@ -1,4 +1,5 @@
-"""Tiny random Hugging Face models (hidden 32, 2 layers, vocab 99) written by transformers itself."""
+"""Tiny random Hugging Face models (hidden 32, 2 layers, vocab 99) written by transformers itself: the BERT family,
+GPT-2 and BART."""
 from __future__ import annotations
 
 import torch
@@ -18,6 +19,9 @@ def cases():
 
     rob = dict(pad_token_id=1, type_vocab_size=1, max_position_embeddings=66)
     dist = dict(vocab_size=V, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)
+    gpt2 = dict(vocab_size=V, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0)
+    bart = dict(vocab_size=V, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64)
     return {
         "BertModel": (T.BertConfig(**_base()), T.BertModel),
         "BertForMaskedLM": (T.BertConfig(**_base()), T.BertForMaskedLM),
@@ -44,6 +48,10 @@ def cases():
         "DistilBertForSequenceClassification": (T.DistilBertConfig(**dist, num_labels=2),
                                                 T.DistilBertForSequenceClassification),
         "DistilBertForQuestionAnswering": (T.DistilBertConfig(**dist), T.DistilBertForQuestionAnswering),
+        "GPT2LMHeadModel": (T.GPT2Config(**gpt2), T.GPT2LMHeadModel),
+        "GPT2Model": (T.GPT2Config(**gpt2), T.GPT2Model),
+        "BartForConditionalGeneration": (T.BartConfig(**bart), T.BartForConditionalGeneration),
+        "BartModel": (T.BartConfig(**bart), T.BartModel),
     }
 
 
@@ -66,4 +74,6 @@ def inputs(name: str) -> dict[str, torch.Tensor]:
         tt = torch.zeros_like(ids)
         tt[:, 6:] = 1
         kw["token_type_ids"] = tt
+    if name.startswith("Bart"):
+        kw["decoder_input_ids"] = torch.randint(5, V, (3, 7), generator=g)
     return kw

@@ -8,7 +8,7 @@ import bertkit
 from tests.hf_tiny import cases, inputs, make
 
 FIELDS = ["logits", "start_logits", "end_logits", "prediction_logits", "seq_relationship_logits", "sop_logits",
-          "last_hidden_state", "pooler_output"]
+          "last_hidden_state", "pooler_output", "encoder_last_hidden_state"]
 
 
 def _compare(ref_out, our_out, mask):
@@ -23,6 +23,14 @@ def _compare(ref_out, our_out, mask):
             r, o = r[mask.bool()], o[mask.bool()]  # padded positions are undefined
         torch.testing.assert_close(o, r, atol=1e-5, rtol=1e-4, msg=f)
         checked += 1
+    if getattr(ref_out, "encoder_hidden_states", None) is not None:  # encoder-decoder (BART): both stacks
+        for ours, ref in [(our_out.encoder_hidden_states, ref_out.encoder_hidden_states),
+                          (our_out.decoder_hidden_states, ref_out.decoder_hidden_states)]:
+            assert len(ours) == len(ref) == 3
+            for x, y in zip(ours, ref):
+                keep = mask.bool() if x.shape[:2] == mask.shape else torch.ones(x.shape[:2], dtype=torch.bool)
+                torch.testing.assert_close(x[keep], y[keep], atol=1e-5, rtol=1e-4)
+        return checked
     rh = ref_out.hidden_states
     if len(rh) != len(our_out.hidden_states):
         # ALBERT with inner_group_num > 1: transformers 5 records a state after every inner layer, bertkit
@@ -48,7 +56,8 @@ def test_load_hf_checkpoint_matches_transformers(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["BertForPreTraining", "RobertaForSequenceClassification", "AlbertForPreTraining",
-                                  "ElectraForPreTraining", "DistilBertForMaskedLM", "BertModel"])
+                                  "ElectraForPreTraining", "DistilBertForMaskedLM", "BertModel", "GPT2LMHeadModel",
+                                  "GPT2Model", "BartForConditionalGeneration", "BartModel"])
 def test_saved_folder_loads_in_transformers_identically(name, tmp_path):
     import transformers as T
 

@@ -120,6 +120,8 @@ def _candidates(hf: str, fam: Family) -> list[str]:
 def load_state(model: Model, state: dict[str, torch.Tensor], source: str = "checkpoint") -> list[str]:
     """Copy `state` (HF names) into `model` with a shape check per tensor. Returns newly initialised names."""
     fam = model.family
+    if fam.state_from_hf is not None:  # another layout in the file (GPT-2's Conv1D): to the key map's
+        state = fam.state_from_hf(state)
     own = model.state_dict()
     new_state, missing = {}, []
     for ours, hf in key_map(model).items():
@@ -153,14 +155,15 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
     path = resolve_model_path(path)
     hf_cfg = read_config(path)
     fam, ckpt_task = resolve_architecture(hf_cfg)
-    if task is not None and task not in TASKS:
-        raise CheckpointError(f"unknown task {task!r}; expected one of {TASKS}")
+    tasks = fam.tasks if fam.build is not None else TASKS
+    if task is not None and task not in tasks:
+        raise CheckpointError(f"unknown task {task!r}; expected one of {tasks}")
     cfg = fam.config_from_hf(hf_cfg)
     if id2label is not None:
         cfg = cfg.replace(id2label=dict(id2label), num_labels=len(id2label))
     elif num_labels is not None:
         cfg = cfg.replace(num_labels=num_labels, id2label=None if cfg.num_labels != num_labels else cfg.id2label)
-    model = Model(cfg, task or ckpt_task)
+    model = (fam.build or Model)(cfg, task or ckpt_task)
     missing = load_state(model, read_weights(path), source=str(path))
     if missing and require_heads:
         raise CheckpointError(f"{path} has no trained weights for the {model.task!r} head "
@@ -198,7 +201,9 @@ def save_pretrained(model: Model, path: str | Path, tokenizer: Any | None = None
         hf = names[ours]
         if model.task == "base" and hf.startswith(fam.base_prefix):
             hf = hf[len(fam.base_prefix):]  # HF base models are saved without the prefix
-        state[hf] = t.detach().contiguous().cpu()
+        state[hf] = t.detach().contiguous().cpu()  # a table shared by several modules is written once
+    if fam.state_to_hf is not None:
+        state = fam.state_to_hf(state)
     def fill(tmp: Path) -> None:
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(hf_config(model), indent=2, sort_keys=True) + "\n")

@@ -11,9 +11,12 @@ TASKS = ("base", "mlm", "pretraining", "classification", "token_classification",
 
 @dataclass
 class ModelConfig:
-    """Sizes and switches of an encoder. Family presets (models/bert.py, albert.py, ...) fill the switches."""
+    """Sizes and switches of a model. Family presets (models/bert.py, albert.py, ...) fill the switches.
 
-    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert
+    For BART the encoder sizes are the plain fields and the decoder's the `decoder_*` ones; GPT-2's decoder
+    uses the plain fields."""
+
+    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert | gpt2 | bart
     vocab_size: int = 30522
     hidden_size: int = 768
     num_layers: int = 12
@@ -27,7 +30,7 @@ class ModelConfig:
     attention_dropout: float = 0.1
     classifier_dropout: float | None = None
     layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
+    pad_token_id: int | None = 0         # None: no padding token (GPT-2)
     position_offset: bool = False        # RoBERTa/XLM-R: positions start after the padding index
     sinusoidal: bool = False             # fixed sinusoidal positions (Transformer, DistilBERT option)
     num_hidden_groups: int = 1           # ALBERT cross-layer sharing: groups of shared layers
@@ -35,6 +38,14 @@ class ModelConfig:
     num_labels: int = 2
     id2label: dict[int, str] | None = None
     problem_type: str | None = None      # single_label_classification | multi_label_classification | regression
+    decoder_layers: int | None = None    # encoder-decoder (BART): the decoder's sizes
+    decoder_heads: int | None = None
+    decoder_intermediate_size: int | None = None
+    scale_embedding: bool = False        # BART: token vectors times sqrt(hidden_size)
+    bos_token_id: int | None = None      # generation (GPT-2, BART)
+    eos_token_id: int | None = None
+    decoder_start_token_id: int | None = None
+    forced_eos_token_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # other config.json keys, written back on save
 
     @property

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+from torch import nn
+
 from bertkit.errors import CheckpointError
 from bertkit.models.config import ModelConfig
 
@@ -38,11 +41,29 @@ class Family:
     head_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # task -> (hf, ours)
     model_types: tuple[str, ...] = ()
     always_project: bool = False                # ALBERT maps E -> H even when E == H
+    # Generative members (GPT-2, BART) are models of their own class with their own architecture names, and
+    # their checkpoints may store tensors in another layout (GPT-2's Conv1D: transposed, Q/K/V in one matrix):
+    build: Callable[[ModelConfig, str], nn.Module] | None = None      # None: models.model.Model
+    arch_suffixes: dict[str, str] | None = None                        # None: ARCH_SUFFIXES
+    state_from_hf: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None  # HF -> key-map layout
+    state_to_hf: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None    # and back
+
+    @property
+    def suffixes(self) -> dict[str, str]:
+        """Hugging Face architecture suffix -> bertkit task, for this family."""
+        return self.arch_suffixes if self.arch_suffixes is not None else ARCH_SUFFIXES
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks a model of this family can be built for."""
+        from bertkit.models.config import TASKS
+
+        return tuple(dict.fromkeys(self.suffixes.values())) if self.arch_suffixes is not None else TASKS
 
     def arch_name(self, task: str) -> str:
         if task == "rtd":
             return f"{self.arch_prefix}ForPreTraining"
-        suffix = {v: k for k, v in ARCH_SUFFIXES.items()}[task]
+        suffix = {v: k for k, v in self.suffixes.items()}[task]
         return f"{self.arch_prefix}{suffix}"
 
 
@@ -56,7 +77,7 @@ def register(f: Family) -> Family:
 
 
 def get_family(name: str) -> Family:
-    from bertkit.models import albert, bert, distilbert, electra, roberta  # noqa: F401  (registration)
+    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, roberta  # noqa: F401  (registration)
 
     try:
         return FAMILIES[name]
@@ -72,8 +93,8 @@ def resolve_architecture(hf_config: dict[str, Any]) -> tuple[Family, str]:
         for fam in sorted(set(FAMILIES.values()), key=lambda f: -len(f.arch_prefix)):
             if arch.startswith(fam.arch_prefix):
                 rest = arch[len(fam.arch_prefix):]
-                if rest in ARCH_SUFFIXES:
-                    task = ARCH_SUFFIXES[rest]
+                if rest in fam.suffixes:
+                    task = fam.suffixes[rest]
                     if task == "pretraining" and fam.pretraining_heads == ("rtd",):
                         task = "rtd"
                     return fam, task
@@ -81,7 +102,7 @@ def resolve_architecture(hf_config: dict[str, Any]) -> tuple[Family, str]:
     if mt in FAMILIES:
         return FAMILIES[mt], "base"
     what = f"architectures={archs}" if archs else f"model_type={mt!r}"
-    known = sorted({f.arch_prefix + s for f in set(FAMILIES.values()) for s in ARCH_SUFFIXES})
+    known = sorted({f.arch_prefix + s for f in set(FAMILIES.values()) for s in f.suffixes})
     raise CheckpointError(f"unknown architecture ({what}); bertkit supports: {', '.join(known)}")
 
 

@@ -30,6 +30,11 @@ class ModelOutput:
     sop_logits: torch.Tensor | None = None               # ALBERT sentence order (B, 2)
     start_logits: torch.Tensor | None = None             # QA (B, T)
     end_logits: torch.Tensor | None = None
+    # encoder-decoders (BART): last_hidden_state and attentions are the decoder's
+    encoder_last_hidden_state: torch.Tensor | None = None         # (B, S, H)
+    encoder_hidden_states: tuple[torch.Tensor, ...] | None = None  # embeddings + every encoder layer
+    decoder_hidden_states: tuple[torch.Tensor, ...] | None = None  # embeddings + every decoder layer
+    encoder_attentions: tuple[torch.Tensor, ...] | None = None
 
     def __getitem__(self, key: str) -> torch.Tensor:
         return getattr(self, key)
