@@ -123,3 +123,10 @@ def test_attention_without_a_cache_is_plain_sdpa():
         q, k, v = (attn._heads(p(x)) for p in (attn.q, attn.k, attn.v))
         b = attn.o(torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 5, 32))
     assert torch.equal(a, b)
+
+
+def test_an_encoder_task_on_a_gpt2_checkpoint_says_it_needs_an_encoder(pair):
+    _, _, folder = pair
+    with pytest.raises(CheckpointError, match="is a gpt2 checkpoint, which bertkit builds for base, lm only, not "
+                                              "'classification'; fine-tuning and encoder tasks need an encoder"):
+        bertkit.from_pretrained(folder, task="classification", num_labels=2)

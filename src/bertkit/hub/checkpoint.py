@@ -157,6 +157,9 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
     fam, ckpt_task = resolve_architecture(hf_cfg)
     tasks = fam.tasks if fam.build is not None else TASKS
     if task is not None and task not in tasks:
+        if fam.build is not None:  # a generative family: encoder heads (classifier, QA, ...) are not built on it
+            raise CheckpointError(f"{path} is a {fam.name} checkpoint, which bertkit builds for {', '.join(tasks)} "
+                                  f"only, not {task!r}; fine-tuning and encoder tasks need an encoder (BERT family)")
         raise CheckpointError(f"unknown task {task!r}; expected one of {tasks}")
     cfg = fam.config_from_hf(hf_cfg)
     if id2label is not None:
