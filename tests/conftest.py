@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 import torch
@@ -8,6 +9,12 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+# A shell starts a background job (`pytest ... &`) with SIGINT ignored. The trainer then leaves Ctrl-C alone, as it
+# should for a handler the user chose, and the tests that press Ctrl-C would train to the end. They test Ctrl-C as an
+# interactive user has it, so the suite restores Python's default handler however it was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
