@@ -10,7 +10,7 @@ from torch import nn
 from bertkit.errors import InputError
 from bertkit.models.config import ModelConfig
 from bertkit.models.family import get_family
-from bertkit.models.generation import GenerationSettings, check_prompt, check_token_ids, search
+from bertkit.models.generation import prepare, search
 from bertkit.models.model import ModelOutput, init_weights
 from bertkit.nn.attention import additive_mask
 from bertkit.nn.embeddings import Embeddings
@@ -94,16 +94,10 @@ class CausalLM(nn.Module):
         eos). Greedy by default; do_sample=True draws with `generator` after temperature, top_k, top_p; num_beams
         > 1 runs beam search. The settings mean what they mean in transformers' generate.
         """
-        if self.task != "lm":
-            raise InputError("generate needs the language-model head (task 'lm'), this model is 'base'")
-        cfg = self.config
-        check_token_ids(cfg.vocab_size, eos_token_id=eos_token_id, pad_token_id=pad_token_id)
-        s = GenerationSettings(max_new_tokens, do_sample, num_beams, temperature, top_k, top_p,
-                               cfg.eos_token_id if eos_token_id is None else eos_token_id,
-                               cfg.pad_token_id if pad_token_id is None else pad_token_id, None,
-                               length_penalty, early_stopping)
-        s.check()
-        check_prompt(input_ids, attention_mask, cfg.vocab_size)
+        s = prepare(self, input_ids, attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                    num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
+                    eos_token_id=eos_token_id, pad_token_id=pad_token_id, length_penalty=length_penalty,
+                    early_stopping=early_stopping)
         if input_ids.shape[1] + max_new_tokens > self.max_tokens:
             raise InputError(f"a prompt of {input_ids.shape[1]} tokens and max_new_tokens={max_new_tokens} need "
                              f"{input_ids.shape[1] + max_new_tokens} positions; the model has {self.max_tokens}")

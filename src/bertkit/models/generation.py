@@ -95,6 +95,24 @@ def check_prompt(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, v
                          f"{tuple(input_ids.shape)}")
 
 
+def prepare(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, **given) -> GenerationSettings:
+    """The checks and settings every model.generate starts with: the model has its LM head, the ids the caller gave
+    are in the vocabulary, `given` (GenerationSettings' fields) is in range, with each of the eos, pad and forced-eos
+    ids given as None taken from the model's config, and the prompt is a valid (B, T) batch."""
+    if model.task != "lm":
+        raise InputError(f"generate needs the language-model head (task 'lm'), this model is {model.task!r}")
+    cfg = model.config
+    ids = ("eos_token_id", "pad_token_id", "forced_eos_token_id")
+    check_token_ids(cfg.vocab_size, **{k: given[k] for k in ids if k in given})
+    for k in ids:
+        if k in given and given[k] is None:
+            given[k] = getattr(cfg, k, None)
+    s = GenerationSettings(**given)
+    s.check()
+    check_prompt(input_ids, attention_mask, cfg.vocab_size)
+    return s
+
+
 def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool) -> torch.Tensor:
     """(N, V) float scores -> scores after forced EOS and, when sampling, temperature, top-k and top-p.
 
