@@ -16,7 +16,6 @@ import torch
 from bertkit.atomic import write_atomic_dir
 from bertkit.errors import CheckpointError, warn
 from bertkit.hub.default import resolve_model_path
-from bertkit.models.config import TASKS
 from bertkit.models.family import Family, get_family, resolve_architecture
 from bertkit.models.model import Model
 
@@ -155,7 +154,7 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
     path = resolve_model_path(path)
     hf_cfg = read_config(path)
     fam, ckpt_task = resolve_architecture(hf_cfg)
-    tasks = fam.tasks if fam.build is not None else TASKS
+    tasks = fam.tasks
     if task is not None and task not in tasks:
         if fam.build is not None:  # a generative family: encoder heads (classifier, QA, ...) are not built on it
             raise CheckpointError(f"{path} is a {fam.name} checkpoint, which bertkit builds for {', '.join(tasks)} "
