@@ -94,6 +94,9 @@ def main() -> None:
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
     order = sorted(lens, reverse=True)
     padded = sum(max(order[i:i + a.batch_size]) * len(order[i:i + a.batch_size]) for i in range(0, len(order), a.batch_size))
+    from bertkit import hardware
+
+    print(f"machine: {hardware.describe()}")
     print(f"corpus: {len(sents)} sentences, {sum(lens)} tokens; batch {a.batch_size}; rounds {a.rounds}; "
           f"threads {torch.get_num_threads()}; padding in length-sorted batches {1 - sum(lens) / padded:.1%}")
     print(f"matmul peak (2048^3): fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")

@@ -1,15 +1,26 @@
 """run_model: the fused bf16 CPU path and parallel batches give the fp32 outputs, in input order."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pytest
 import torch
 
 import bertkit
+from bertkit import hardware
+from bertkit.errors import BertkitWarning
 from bertkit.nn.fused import fused_twin
 from bertkit.tasks.batching import run_model
+from tests.cpu_features import AVX2, fake_cpu, requires_bf16_packing
 
 
-def test_bf16_fused_parallel_outputs_match_fp32_in_order():
+@pytest.mark.parametrize("cpu", ["this machine", "AVX2 only (faked)"])
+def test_bf16_fused_parallel_outputs_match_fp32_in_order(cpu, monkeypatch):
+    """On a CPU whose oneDNN packs bf16: fused bf16 blocks. On an AVX2-only one: no fused bf16 copy (packing would
+    raise), emulated bf16 autocast, a warning that says so, and the same outputs."""
+    if cpu != "this machine":
+        fake_cpu(monkeypatch, AVX2)
     torch.manual_seed(0)
     cfg = bertkit.ModelConfig(vocab_size=200, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
                               max_positions=64, num_labels=3)
@@ -21,7 +32,11 @@ def test_bf16_fused_parallel_outputs_match_fp32_in_order():
         model = bertkit.build_model(cfg, task).eval()
         want = run_model(model, feats, 0, (key,), batch_size=8, token_level=token_level, precision="fp32")
         torch.set_num_threads(2)  # two workers in bf16
-        got = run_model(model, feats, 0, (key,), batch_size=8, token_level=token_level, precision="bf16")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = run_model(model, feats, 0, (key,), batch_size=8, token_level=token_level, precision="bf16")
+        emulated = [w for w in caught if issubclass(w.category, BertkitWarning) and "emulated" in str(w.message)]
+        assert bool(emulated) == (not hardware.cpu().bf16_native)
         assert model.training is False and all(p.dtype == torch.float32 for p in model.parameters())
         for w, g, f in zip(want, got, feats):
             if token_level:
@@ -30,9 +45,11 @@ def test_bf16_fused_parallel_outputs_match_fp32_in_order():
         flat_w = np.concatenate([w[key].ravel() for w in want])
         flat_g = np.concatenate([g[key].ravel() for g in got])
         assert np.corrcoef(flat_w, flat_g)[0, 1] > 0.999  # same values at the same places, not just small ones
-    assert fused_twin(model, torch.bfloat16) is not None  # the bf16 path above ran fused blocks
+    # the bf16 path above ran fused blocks exactly where oneDNN can pack bf16
+    assert (fused_twin(model, torch.bfloat16) is not None) == hardware.cpu().bf16_packable
 
 
+@requires_bf16_packing
 def test_fused_copy_is_reused_until_the_weights_change():
     torch.manual_seed(0)
     cfg = bertkit.ModelConfig(vocab_size=50, hidden_size=32, num_layers=1, num_heads=4, intermediate_size=64,

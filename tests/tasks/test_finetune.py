@@ -119,12 +119,15 @@ def test_ner_and_qa_end_to_end(tiny, tmp_path, capsys):
     main(["predict", str(tmp_path / "ner"), "-i", str(tmp_path / "ner.txt"), "-o", str(tmp_path / "ner.out")])
     first = (tmp_path / "ner.out").read_text().splitlines()[0].split()
     assert first[1:] == ["X", "Y", "I-PER", "B-PER"]  # input columns + predicted (IOB2) tag
-    ctx = "The capital of France is Paris. The capital of Italy is Rome."
-    qas = [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": ctx.index(a)}]}
-           for i, (q, a) in enumerate([("What is the capital of France?", "Paris"),
-                                       ("What is the capital of Italy?", "Rome")] * 16)]
-    (tmp_path / "qa.json").write_text(json.dumps({"data": [{"title": "A", "paragraphs": [{"context": ctx,
-                                                                                          "qas": qas}]}]}))
+    # the answer follows "The capital is", at a place that moves with the filler around it. (Two questions over one
+    # context that differ by one word, as before, sat on a 50% plateau on some CPUs: chaotic, not a bug.)
+    cities, fill = ["Paris", "Rome", "Oslo", "Lima"], ["It is old.", "Many live there.", "It rains.", "Food is good."]
+    paras = []
+    for i in range(32):
+        ctx = " ".join(r.sample(fill, r.randint(0, 3)) + [f"The capital is {cities[i % 4]}."] + r.sample(fill, 2))
+        paras.append({"context": ctx, "qas": [{"id": f"q{i}", "question": "What is the capital?", "answers": [
+            {"text": cities[i % 4], "answer_start": ctx.index(f"is {cities[i % 4]}") + 3}]}]})
+    (tmp_path / "qa.json").write_text(json.dumps({"data": [{"title": "A", "paragraphs": paras}]}))
     qa = bertkit.finetune("qa", train=tmp_path / "qa.json", dev=tmp_path / "qa.json", model=tiny, epochs=6,
                           lr=1e-2, batch_size=8, out=tmp_path / "qa", progress=False, patience=None)
     assert qa.report["best"]["eval_exact_match"] == 100.0

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default): bf16 autocast where the CPU/GPU multiplies bf16 natively (AMX, AVX512-BF16), else fp32; bf16 elsewhere is emulated and slow")
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default): bf16 autocast where the CPU/GPU multiplies bf16 natively (AMX, AVX512-BF16), else fp32; bf16 elsewhere is emulated and slow")
     p.add_argument("--eval-every", type=int)
     p.add_argument("--eval-at-start", action="store_true", help="also evaluate before the first step")
     p.add_argument("--save-every", type=int)

@@ -1,15 +1,15 @@
-"""Precision variants of an encoder for inference: fp32, bf16 (native on AMX/AVX512-BF16 CPUs and GPUs),
-int8 dynamic quantization; and the `auto` choice between them."""
+"""Precision variants of an encoder for inference: fp32, bf16 (native on AMX/AVX512-BF16 CPUs and GPUs, emulated
+elsewhere), int8 dynamic quantization; and the `auto` choice between them. What the machine has is
+bertkit.hardware's answer."""
 from __future__ import annotations
 
 import copy
-import functools
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from bertkit import hardware
 from bertkit.nn.fused import fused_twin
 
 if TYPE_CHECKING:
@@ -19,25 +19,23 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 AUTO_MIN_COSINE = 0.999
 
 
-@functools.lru_cache(maxsize=1)
 def bf16_supported(device: str = "cpu") -> bool:
-    """True when `device` multiplies bf16 matrices natively (CUDA with bf16, or a CPU with AMX / AVX512-BF16)."""
-    if device == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    """True when `device` multiplies bf16 matrices natively (hardware.bf16_native)."""
+    return hardware.bf16_native(device)
 
 
 def model_variant(model: Model, precision: str, cache: dict[str, Model], fused: bool = True) -> Model:
     """The model the embed path runs for `precision`, built once and cached.
 
     fp32 and bf16 on CPU: a copy with fused inference blocks (same arithmetic, fewer kernels; nn/fused.py)
-    unless fused=False (torch.compile does its own fusion); bf16 elsewhere: a bf16 copy; int8: dynamic
-    quantization of the linear layers.
+    unless fused=False (torch.compile does its own fusion) or oneDNN cannot pack that type here (bf16 on an
+    AVX2-only CPU); bf16 elsewhere: a plain bf16 copy; int8: dynamic quantization of the linear layers.
+    bf16 on a device without native bf16 runs emulated, with one warning (hardware.warn_emulated_bf16).
     """
+    if precision == "bf16":
+        device = next(model.parameters()).device
+        if not hardware.bf16_native(device):
+            hardware.warn_emulated_bf16(device, "embedding")
     if precision in ("fp32", "bf16") and fused:
         key = f"{precision}-fused"
         if key not in cache:

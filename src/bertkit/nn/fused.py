@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bertkit import hardware
 from bertkit.nn.attention import attention_probs
 from bertkit.nn.block import Block
 from bertkit.nn.feedforward import ACTIVATIONS
@@ -39,14 +40,22 @@ def _pack(w: torch.Tensor) -> torch.Tensor:
 
 
 def fusable(block: nn.Module) -> bool:
-    """True for a post-LN, non-causal self-attention block on CPU (fp32/bf16) with GELU, tanh-GELU or ReLU."""
+    """True for a post-LN, non-causal self-attention block on CPU (fp32; bf16 where `packable`) with GELU, tanh-GELU or ReLU."""
     if not isinstance(block, Block) or block.pre_ln or block.cross is not None or block.attn.causal:
         return False
     a, f = block.attn, block.ff
     w = a.q.weight
-    return (w.device.type == "cpu" and w.dtype in (torch.float32, torch.bfloat16)
-            and id(f.act) in _POST_OPS and a.k.in_features == a.q.in_features
-            and torch.backends.mkldnn.is_available())
+    return (w.device.type == "cpu" and packable(w.dtype) and id(f.act) in _POST_OPS
+            and a.k.in_features == a.q.in_features)
+
+
+def packable(dtype: torch.dtype) -> bool:
+    """oneDNN can reorder weights of `dtype` here: fp32 wherever torch has oneDNN; bf16 only where the CPU
+    has what oneDNN's bf16 reorder needs (bertkit.hardware: AVX512 BW/VL/DQ or AVX-NE-CONVERT; not AVX2 alone)."""
+    cpu = hardware.cpu()
+    if dtype == torch.float32:
+        return cpu.onednn
+    return dtype == torch.bfloat16 and cpu.bf16_packable
 
 
 class FusedBlock(nn.Module):
@@ -132,15 +141,16 @@ def fused_twin(model: nn.Module, dtype: torch.dtype) -> nn.Module | None:
     """An eval copy of a CPU model in `dtype` with its blocks fused, or None when no block can be fused. Parameters
     and buffers already in `dtype` outside the fused blocks are the model's own tensors, shared, not copied."""
     p = next(model.parameters(), None)
-    if p is None or p.device.type != "cpu" or not any(fusable(m) for m in model.modules()):
+    if p is None or p.device.type != "cpu" or not packable(dtype) or not any(
+            fusable(m) for m in model.modules()):
         return None
     # tensors already in `dtype` are shared, not copied: the fused blocks pack their own weights, so what the twin
     # would otherwise duplicate is everything else (embeddings, heads, norms: half of MiniLM's weights in fp32)
     memo = {id(t): t for t in (*model.parameters(), *model.buffers()) if t.dtype == dtype}
     twin = copy.deepcopy(model, memo).to(dtype).eval()
-    fuse_for_inference(twin)
-    block = next(m for m in twin.modules() if isinstance(m, FusedBlock))
     try:  # a oneDNN build that cannot run these kernels here falls back to the plain model, with a warning
+        fuse_for_inference(twin)
+        block = next(m for m in twin.modules() if isinstance(m, FusedBlock))
         with torch.inference_mode():
             block(torch.zeros(1, 3, block.num_heads * block.head_dim, dtype=dtype))
     except RuntimeError as e:

@@ -34,6 +34,7 @@ class ServeConfig:
     max_batch: int = 64            # texts per micro-batch
     max_wait_ms: float = 5.0       # how long the first request of a batch waits for company
     batching: bool = True
+    precision: str = "fp32"        # fp32 | bf16 | int8 | auto: embed()'s precision (bertkit.hardware decides auto)
 
 
 class ApiError(Exception):
@@ -88,7 +89,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def create_app(encoder, config: ServeConfig | None = None) -> FastAPI:
     """A FastAPI app serving `encoder` (a TextEncoder). Its batcher starts and stops with the app's lifespan."""
     cfg = config or ServeConfig()
-    batcher = MicroBatcher(encoder, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms, enabled=cfg.batching)
+    batcher = MicroBatcher(encoder, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms, enabled=cfg.batching,
+                           precision=cfg.precision)
 
     @asynccontextmanager
     async def lifespan(app):

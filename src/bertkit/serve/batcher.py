@@ -44,11 +44,12 @@ class BatchStats:
 class MicroBatcher:
     """Runs `encoder.embed` on one worker thread, merging concurrent requests into micro-batches."""
 
-    def __init__(self, encoder, max_batch: int = 64, max_wait_ms: float = 5.0, enabled: bool = True) -> None:
+    def __init__(self, encoder, max_batch: int = 64, max_wait_ms: float = 5.0, enabled: bool = True,
+                 precision: str = "fp32") -> None:
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError(f"max_batch must be >= 1 and max_wait_ms >= 0, got {max_batch}, {max_wait_ms}")
         self.encoder, self.max_batch, self.max_wait = encoder, max_batch, max_wait_ms / 1000.0
-        self.enabled = enabled
+        self.enabled, self.precision = enabled, precision
         self.stats = BatchStats()
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -117,7 +118,8 @@ class MicroBatcher:
     def _embed_group(self, pooling: str, group: list[_Job]) -> None:
         texts = [t for j in group for t in j.texts]
         try:
-            vecs = self.encoder.embed(texts, pooling=pooling, batch_size=max(len(texts), 1), show_progress=False)
+            vecs = self.encoder.embed(texts, pooling=pooling, batch_size=max(len(texts), 1), show_progress=False,
+                                      precision=self.precision)
         except Exception as e:  # answer every waiting request with the error; the worker lives on
             for j in group:
                 j.loop.call_soon_threadsafe(_set_exception, j.future, e)

@@ -77,13 +77,15 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
     outputs are cut to the feature's own length. Batches are formed from length-sorted features.
 
     bf16 on CPU runs a bf16 copy with fused inference blocks (nn/fused.py) and, like embed, several
-    single-threaded batches at once (bertkit/parallel.py); elsewhere bf16 is autocast. With `cache` (a dict the
+    single-threaded batches at once (bertkit/parallel.py); elsewhere (a GPU, or a CPU whose oneDNN cannot pack
+    bf16) bf16 is autocast, with a warning where it is emulated (bertkit.hardware). With `cache` (a dict the
     caller keeps), the copy is reused across calls until any weight of `model` changes (an optimizer step, a
     load): see nn.fused.weights_key."""
     from contextlib import nullcontext
 
     from tqdm.auto import tqdm
 
+    from bertkit import hardware
     from bertkit.nn.fused import fused_twin, weights_key
     from bertkit.parallel import default_workers, parallel_map
 
@@ -93,6 +95,8 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
     was = model.training
     model.eval()
     runner, autocast = model, precision == "bf16"
+    if autocast and not hardware.bf16_native(device):
+        hardware.warn_emulated_bf16(device, "prediction")
     if autocast and (len(features) > batch_size or cache):  # a new copy pays off beyond one batch
         key = weights_key(model)
         if cache is not None and cache.get("key") == key:

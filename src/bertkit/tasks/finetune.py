@@ -41,13 +41,11 @@ DEFAULT_LR = {"classify": 5e-5, "pair": 5e-5, "regress": 5e-5, "ner": 1e-4, "qa"
 
 
 def resolve_precision(precision: str) -> str:
-    if precision == "auto":
-        from bertkit.embed.precision import bf16_supported
+    """auto -> bf16 where the training device multiplies it natively, else fp32 (bertkit.hardware); the trainer
+    warns about an explicit bf16 that would be emulated."""
+    from bertkit import hardware
 
-        return "bf16" if (torch.cuda.is_available() or bf16_supported()) else "fp32"
-    if precision not in ("fp32", "bf16"):
-        raise InputError(f"precision must be auto, fp32 or bf16, got {precision!r}")
-    return precision
+    return hardware.resolve_precision(precision, "cuda" if torch.cuda.is_available() else "cpu", warn=False)
 
 
 def _labels(task: str, data: TaskData, kind: str) -> list[str] | None:

@@ -53,6 +53,17 @@ class Predictor:
     def labels(self) -> list[str] | None:
         return self.settings.get("labels")
 
+    @property
+    def precision(self) -> str:
+        """What predictions run in: the training run's precision, except bf16 on a machine that would emulate it
+        (a folder trained on an AMX CPU, used on an AVX2-only laptop): fp32 there, exact and faster."""
+        from bertkit import hardware
+
+        prec = self._s("precision", "fp32")
+        if prec == "bf16" and not hardware.bf16_native(next(self.model.parameters()).device):
+            return "fp32"
+        return prec
+
     def _s(self, key: str, default: Any) -> Any:
         return self.settings.get(key, default)
 
@@ -80,7 +91,7 @@ class Predictor:
     # ---- prediction --------------------------------------------------------------------------------------
     def decode(self, enc: Encoded, progress: bool = False) -> list[dict[str, Any]]:
         """Run the model over encoded inputs and turn its outputs into one result dict per input."""
-        bs, prec = int(self._s("batch_size", 64)), self._s("precision", "fp32")
+        bs, prec = int(self._s("batch_size", 64)), self.precision
         pad = self.tokenizer.pad_token_id or 0
         if self.task == "qa":
             outs = run_model(self.model, enc.feats, pad, ("start_logits", "end_logits"), bs, True, prec, progress,

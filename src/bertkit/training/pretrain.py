@@ -71,7 +71,7 @@ class PretrainSpec:
     warmup: int = 0
     weight_decay: float = 0.01
     clip_norm: float = 1.0
-    precision: str = "fp32"
+    precision: str = "auto"          # auto: bf16 where the CPU/GPU multiplies it natively, else fp32
     eval_corpus: list[str | Path] = field(default_factory=list)
     eval_every: int | None = None
     eval_at_start: bool = False

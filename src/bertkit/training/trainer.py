@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from bertkit import hardware
 from bertkit.errors import InputError
 from bertkit.training import checkpoint as ck
 from bertkit.training import distributed as dd
@@ -55,7 +56,8 @@ class TrainConfig:
     layer_lr_decay: float = 1.0           # < 1: block i learns at lr * d ** (top - depth); see optim.param_groups
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-6
-    precision: str = "fp32"               # fp32 | bf16 (autocast; on CPU it uses AMX where present)
+    precision: str = "fp32"               # fp32 | bf16 (autocast) | auto (bf16 where the device multiplies it
+                                          # natively: bertkit.hardware; explicit bf16 elsewhere warns, emulated)
     eval_every: int | None = None
     eval_at_start: bool = False           # also evaluate before the first step (logged as step 0)
     save_every: int | None = None
@@ -76,8 +78,8 @@ class TrainConfig:
                                           # (None: never); stops fragmentation's climb, see training/memory.py
 
     def validate(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise InputError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.max_steps is None and self.epochs is None:
             raise InputError("give max_steps or epochs")
         for name in ("batch_size", "grad_accum", "log_every"):
@@ -132,6 +134,7 @@ class Trainer:
         self.save_fn = save_fn or default_save_fn
         self.out_dir = Path(config.out_dir)
         self.dist = dd.setup(config.device)
+        self.precision = hardware.resolve_precision(config.precision, self.dist.device, "training")
         self.joint = _Joint(model, objective).to(self.dist.device)
         self.optimizer = build_optimizer(self.joint, config.lr, config.weight_decay, config.adam_betas,
                                          config.adam_eps, config.layer_lr_decay)
@@ -223,7 +226,7 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------------------
     def _autocast(self):
-        if self.cfg.precision == "bf16":
+        if self.precision == "bf16":
             return torch.autocast(self.dist.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
