@@ -111,3 +111,12 @@ def test_malformed_and_oversized_bodies_and_routes(server):
         bertkit.Client(server.url).embed(["x"] * 9)
     assert e.value.status == 413
     assert bertkit.Client(server.url).health()["status"] == "ok"  # still alive after all of the above
+
+
+def test_the_server_embeds_in_the_precision_it_was_started_with(minilm):
+    """ServeConfig.precision (`bertkit serve --precision`) reaches embed(): int8 vectors are int8's, not fp32's."""
+    with ThreadServer(create_app(minilm, ServeConfig(precision="int8"))) as s:
+        got = bertkit.Client(s.url).embed(TEXTS)
+    want = minilm.embed(TEXTS, precision="int8")
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-4)
+    assert np.abs(got - minilm.embed(TEXTS)).max() > 1e-3
