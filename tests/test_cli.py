@@ -43,6 +43,17 @@ def test_embed_writes_same_vectors_as_api(tmp_path, capsys):
     np.testing.assert_allclose(got, ref, atol=1e-6)
 
 
+def test_embed_follows_the_models_normalize_module_unless_told(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text("first line\nthe second line\n", encoding="utf-8")
+    assert run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "d.npy"))[0] == 0
+    assert run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "raw.npy"), "--no-normalize")[0] == 0
+    default, raw = np.load(tmp_path / "d.npy"), np.load(tmp_path / "raw.npy")
+    np.testing.assert_allclose(np.linalg.norm(default, axis=1), 1.0, atol=1e-5)  # all-MiniLM-L6-v2's Normalize
+    assert np.linalg.norm(raw, axis=1).min() > 2.0
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), default, atol=1e-6)
+
+
 def test_embed_layers_option(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text("hello there\n", encoding="utf-8")
@@ -142,6 +153,16 @@ def test_convert_bin_to_safetensors(tmp_path, capsys, mlm_folder):
     ids = torch.randint(1000, 2000, (2, 7))
     with torch.no_grad():
         torch.testing.assert_close(back(ids).logits, ref(ids).logits)
+
+
+def test_convert_keeps_the_sentence_transformers_modules(tmp_path, capsys, minilm_path):
+    rc, _, _ = run(capsys, "convert", str(minilm_path), str(tmp_path / "c"))
+    assert rc == 0
+    for name in ("modules.json", "1_Pooling/config.json", "sentence_bert_config.json"):
+        assert (tmp_path / "c" / name).read_text() == (minilm_path / name).read_text()
+    texts = ["A man is eating food.", "a second, longer sentence about something else"]
+    np.testing.assert_allclose(bertkit.load(tmp_path / "c").embed(texts), bertkit.load().embed(texts), atol=1e-6)
+    assert bertkit.load(tmp_path / "c").normalize is True
 
 
 def test_demo_finds_the_right_sentences(capsys):

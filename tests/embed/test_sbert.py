@@ -66,6 +66,25 @@ def test_regression_training_saves_sentence_transformers_folder(tiny_dir, tmp_pa
     np.testing.assert_allclose(st.encode(texts, convert_to_numpy=True), mine.embed(texts), atol=2e-5, rtol=1e-4)
 
 
+def test_training_keeps_the_starting_folders_normalize_module(tiny_dir, tmp_path):
+    """A model whose modules.json ends with Normalize (all-MiniLM-L6-v2's layout) stays a unit-vector model."""
+    import shutil
+
+    from bertkit.embed.st_folder import write_st_files
+
+    start = tmp_path / "start"
+    shutil.copytree(tiny_dir, start)
+    write_st_files(start, "mean", 32, 128, normalize=True)
+    sts = tmp_path / "train.csv"
+    sts.write_text("".join(f'"{a}","{b}",{s}\n' for a, b, s in PAIRS), encoding="utf-8")
+    run = train_sbert(start, sts, "regression", _cfg(tmp_path, max_steps=2), max_length=32)
+    modules = json.loads((run.out_dir / "modules.json").read_text())
+    assert [m["type"].rsplit(".", 1)[1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
+    out = bertkit.load(run.out_dir)
+    assert out.normalize is True
+    np.testing.assert_allclose(np.linalg.norm(out.embed(["a sentence", "another one"]), axis=1), 1.0, atol=1e-5)
+
+
 @pytest.mark.parametrize("objective, rows", [
     ("softmax", ["sentence1\tsentence2\tgold_label", "A man eats.\tSomeone eats.\tentailment",
                  "A man eats.\tNobody eats.\tcontradiction", "A dog runs.\tAn animal moves.\tentailment",

@@ -48,6 +48,17 @@ def test_embed_equals_offline_embed(server, minilm):
     assert h["status"] == "ok" and h["dim"] == 384 and h["pooling"] == "mean"
 
 
+def test_embed_follows_the_models_normalize_module(server, minilm):
+    """all-MiniLM-L6-v2 ends with Normalize: a request without "normalize" gets unit vectors, as
+    sentence-transformers and the offline embed() give; "normalize": false still gets the raw ones."""
+    c = bertkit.Client(server.url)
+    got = c.embed(TEXTS[:2])
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(got, minilm.embed(TEXTS[:2]), atol=2e-5, rtol=1e-4)
+    assert np.linalg.norm(c.embed(TEXTS[:2], normalize=False), axis=1).min() > 2.0
+    assert c.health()["normalize"] is True
+
+
 def test_similarity_is_cosine_of_offline_embeddings(server, minilm):
     a, b = TEXTS[:2], TEXTS[3:]
     got = bertkit.Client(server.url).similarity(a, b)

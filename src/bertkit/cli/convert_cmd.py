@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bertkit.embed.st_folder import copy_st_files
     from bertkit.errors import InputError
     from bertkit.hub.checkpoint import from_pretrained, save_pretrained
 
@@ -43,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
     for name in TOKENIZER_FILES:
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)
+    copy_st_files(src, dst)  # modules.json, 1_Pooling, 2_Normalize: it embeds as SRC did
     print(f"wrote {dst} ({model.family.arch_name(model.task)}, safetensors)")
     return 0

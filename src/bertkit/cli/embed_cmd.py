@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="default: the model's own (its 1_Pooling setting), else mean")
     p.add_argument("--layers", default="-1", help="layer index or comma list, e.g. -4,-3,-2,-1")
     p.add_argument("--combine", default="concat", choices=["concat", "sum", "mean"])
-    p.add_argument("--normalize", action="store_true", help="unit-length vectors")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="unit-length vectors (default: the model's own, i.e. when its modules.json has a "
+                        "Normalize step, as all-MiniLM-L6-v2's does)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "int8"])
     p.add_argument("--windows", action="store_true", help="embed long texts as the mean of sliding windows "

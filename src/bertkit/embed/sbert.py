@@ -231,8 +231,8 @@ def train_sbert(model: str | Path | None, train_file: str | Path, objective: str
     dev = read_sts(dev_file) if dev_file is not None else None
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
-        r = evaluate_sts(TextEncoder(m, enc.tokenizer, max_length, name=enc.name, pooling=pooling), dev,
-                         show_progress=False)
+        r = evaluate_sts(TextEncoder(m, enc.tokenizer, max_length, name=enc.name, pooling=pooling,
+                                     normalize=enc.normalize), dev, show_progress=False)
         return {"sts_pearson": r["pearson"], "sts_spearman": r["spearman"]}
 
     before = eval_fn(enc.model) if dev is not None and not resume else None
@@ -240,7 +240,7 @@ def train_sbert(model: str | Path | None, train_file: str | Path, objective: str
         config.best_metric, config.greater_is_better = "sts_spearman", True
     trainer = Trainer(enc.model, obj, examples, config=config, collate_fn=SbertCollator(enc.tokenizer, max_length),
                       eval_fn=eval_fn if dev is not None else None,
-                      save_fn=SbertSaver(enc.tokenizer, pooling, max_length))
+                      save_fn=SbertSaver(enc.tokenizer, pooling, max_length, normalize=enc.normalize))
     metrics = trainer.fit(resume=resume)
     after = None
     if dev is not None:

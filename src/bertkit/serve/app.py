@@ -1,6 +1,7 @@
 """The embedding server (bert-as-service, chapter 9) as a FastAPI app on uvicorn.
 
-    POST /embed       {"texts": [...], "pooling": "mean", "normalize": false}
+    POST /embed       {"texts": [...] or "one text", "pooling": "mean", "normalize": true}
+                      (pooling and normalize default to the model's own: its 1_Pooling and Normalize modules)
                       -> {"embeddings": [[...]], "dim": D, "model": NAME}
     POST /similarity  {"a": [...], "b": [...], "pooling": "mean"} -> {"scores": [[cos(a_i, b_j)]], "model": NAME}
     GET  /health      -> {"status": "ok", "model", "dim", "pooling", "batching", "batches", "requests"}
@@ -66,7 +67,7 @@ def _texts(body: dict, key: str, cfg: ServeConfig) -> list[str]:
     return texts
 
 
-def _options(body: dict, allowed: set[str], default_pooling: str) -> tuple[str, bool]:
+def _options(body: dict, allowed: set[str], default_pooling: str, default_normalize: bool = False) -> tuple[str, bool]:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(422, f"unknown field(s) {unknown}; expected {sorted(allowed)}")
@@ -75,7 +76,9 @@ def _options(body: dict, allowed: set[str], default_pooling: str) -> tuple[str, 
         pooling = default_pooling
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ApiError(422, f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
-    normalize = body.get("normalize", False)
+    normalize = body.get("normalize", default_normalize)
+    if normalize is None:
+        normalize = default_normalize
     if not isinstance(normalize, bool):
         raise ApiError(422, f"normalize must be true or false, got {normalize!r}")
     return pooling, normalize
@@ -143,6 +146,7 @@ def create_app(encoder, config: ServeConfig | None = None) -> FastAPI:
     async def health():
         s = batcher.stats
         return _json({"status": "ok", "model": encoder.name, "dim": encoder.dim, "pooling": encoder.pooling,
+                      "normalize": encoder.normalize,
                       "batching": cfg.batching, "max_batch": cfg.max_batch, "max_wait_ms": cfg.max_wait_ms,
                       "batches": s.batches, "requests": s.requests, "texts": s.texts})
 
@@ -151,7 +155,8 @@ def create_app(encoder, config: ServeConfig | None = None) -> FastAPI:
         try:
             body = await read_body(request)
             texts = _texts(body, "texts", cfg)
-            pooling, normalize = _options(body, {"texts", "pooling", "normalize"}, encoder.pooling)
+            pooling, normalize = _options(body, {"texts", "pooling", "normalize"}, encoder.pooling,
+                                          encoder.normalize)
             vecs = await embed_texts(texts, pooling)
         except ApiError as e:
             return _error(e.status, e.message)

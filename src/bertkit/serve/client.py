@@ -71,9 +71,12 @@ class Client:
     def health(self) -> dict:
         return self.request("GET", "/health")
 
-    def embed(self, texts: Sequence[str], pooling: str | None = None, normalize: bool = False) -> np.ndarray:
-        """Texts -> float32 (N, D), computed by the server exactly as `TextEncoder.embed` would."""
-        payload: dict = {"texts": list(texts), "normalize": normalize}
+    def embed(self, texts: Sequence[str], pooling: str | None = None, normalize: bool | None = None) -> np.ndarray:
+        """Texts -> float32 (N, D), computed by the server exactly as `TextEncoder.embed` would (pooling and
+        normalize None: the served model's own)."""
+        payload: dict = {"texts": list(texts)}
+        if normalize is not None:
+            payload["normalize"] = normalize
         if pooling is not None:
             payload["pooling"] = pooling
         data = self.request("POST", "/embed", payload)
