@@ -137,6 +137,17 @@ def test_fill_mask_errors(capsys, mlm_folder, minilm_path):
     assert rc == 2 and "no trained weights for the 'mlm' head" in err
 
 
+def test_fill_mask_past_the_models_length(capsys, mlm_folder):
+    """The tiny model has 64 positions: a mask past them is an error naming the limit, not an empty answer."""
+    long = "the cat sat on the mat . " * 12
+    rc, out, err = run(capsys, "fill-mask", str(mlm_folder), long + "[MASK] end")
+    assert rc == 2 and out == ""
+    assert "past the model's limit of 64 tokens; shorten the text before the mask" in err
+    rc, out, err = run(capsys, "fill-mask", str(mlm_folder), "a [MASK] " + long + "[MASK] end")
+    assert rc == 0 and "mask 1:" in out and "mask 2:" not in out
+    assert "bertkit: warning:" in err and "1 of its 2 [MASK] tokens lie past it and are not predicted" in err
+
+
 def test_convert_bin_to_safetensors(tmp_path, capsys, mlm_folder):
     import shutil
 
