@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from bertkit.cli.options import non_negative_int, positive_float, positive_int, unit_float
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, help="training file (see --objective for its format)")
@@ -17,18 +19,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (sentence-transformers layout)")
     p.add_argument("--pooling", default=None, choices=["mean", "cls", "max"], help="default: the model's own")
     p.add_argument("--dev", default=None, help="STS file: dev Spearman before, during (--eval-every) and after")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps with linear warm-up")
-    p.add_argument("--max-length", type=int, default=128, help="tokens per sentence")
-    p.add_argument("--score-scale", type=float, default=5.0, help="regression: gold scores are divided by this")
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps (for --resume)")
+    p.add_argument("--epochs", type=positive_float, default=1.0)
+    p.add_argument("--max-steps", type=positive_int, default=None, help="optimizer steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr", type=positive_float, default=2e-5)
+    p.add_argument("--warmup-ratio", type=unit_float, default=0.1, help="fraction of steps with linear warm-up")
+    p.add_argument("--max-length", type=positive_int, default=128, help="tokens per sentence")
+    p.add_argument("--score-scale", type=positive_float, default=5.0, help="regression: gold scores are divided by this")
+    p.add_argument("--eval-every", type=positive_int, default=None)
+    p.add_argument("--save-every", type=positive_int, default=None, help="checkpoint every N steps (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
