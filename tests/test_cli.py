@@ -76,8 +76,16 @@ def test_bertkit_warnings_are_one_line_on_the_command_line(tmp_path, capsys):
     assert rc == 0 and np.load(tmp_path / "v.npy").shape == (2, 384)
     lines = [line for line in err.splitlines() if "warning" in line.lower()]
     want = ("bertkit: warning: 1 text(s) longer than 256 tokens were truncated (this warning is shown once; "
-            "truncate='window' embeds them whole)")
+            "--windows embeds them whole)")
     assert lines == [want]
+
+
+def test_embed_of_an_empty_file_warns(tmp_path, capsys):
+    src = tmp_path / "empty.txt"
+    src.write_text("", encoding="utf-8")
+    rc, out, err = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"))
+    assert rc == 0 and np.load(tmp_path / "v.npy").shape == (0, 384) and "0 x 384" in out
+    assert f"bertkit: warning: {src} has no lines: the output holds no vectors" in err.splitlines()
 
 
 def test_library_warnings_name_the_callers_line(tmp_path):

@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if out_path.suffix != ".npy":
         raise InputError(f"output must be a .npy file, got {out_path}")
     n = sum(1 for _ in iter_lines(args.input))  # first pass: count, and report a bad line before any work
+    if n == 0:
+        warn(f"{args.input} has no lines: the output holds no vectors")
     enc = load(args.model)
+    enc.window_hint = "--windows"  # the truncation warning names this command's option
     opts = dict(pooling=args.pooling, layers=args.layers, combine=args.combine,
                 normalize=args.normalize, batch_size=args.batch_size, precision=args.precision,
                 truncate="window" if args.windows else True)

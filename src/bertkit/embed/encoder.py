@@ -67,6 +67,8 @@ class TextEncoder:
         self.normalize = bool(normalize)  # embed()'s default; load(): True when modules.json has a Normalize step
         self.max_length = min(max_length or model.max_tokens, model.max_tokens)
         self._warned = False
+        # how the truncation warning says to embed long texts whole; the command line names its own flag
+        self.window_hint = "truncate='window'"
         self._variants: dict[str, Any] = {}  # precision -> model copy, and "weights" -> the key they were made at
         self._auto: str | None = None
         self.compile = compile
@@ -116,7 +118,7 @@ class TextEncoder:
     def _warn_truncation(self, n: int) -> None:
         if n and not self._warned:
             warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
-                 f"(this warning is shown once; truncate='window' embeds them whole)")
+                 f"(this warning is shown once; {self.window_hint} embeds them whole)")
             self._warned = True
 
     def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
