@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dev-split", type=fraction, metavar="F",
                    help="no dev file: hold out this fraction of --train as dev (e.g. 0.1; classes in proportion, "
                         "whole articles for qa)")
-    p.add_argument("--out", required=True, help="output folder (model, metrics.json, learning_curve.png)")
+    p.add_argument("--out", "-o", required=True, help="output folder (model, metrics.json, learning_curve.png)")
     p.add_argument("--model", help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--text-col")
     p.add_argument("--text2-col")
