@@ -6,8 +6,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "added_tokens.json")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from bertkit.embed.st_folder import copy_st_files
     from bertkit.errors import InputError
-    from bertkit.hub.checkpoint import from_pretrained, save_pretrained
+    from bertkit.hub.checkpoint import TOKENIZER_FILES, from_pretrained, save_pretrained
 
     src, dst = Path(args.src), Path(args.dst)
     if dst.resolve() == src.resolve():
