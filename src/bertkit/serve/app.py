@@ -4,6 +4,7 @@
                       (pooling and normalize default to the model's own: its 1_Pooling and Normalize modules)
                       -> {"embeddings": [[...]], "dim": D, "model": NAME}
     POST /similarity  {"a": [...], "b": [...], "pooling": "mean"} -> {"scores": [[cos(a_i, b_j)]], "model": NAME}
+                      (a single string in "texts", "a" or "b" counts as a list of one: the rows stay a list)
     GET  /health      -> {"status": "ok", "model", "dim", "pooling", "batching", "batches", "requests"}
 
 Every error is JSON {"error": message, "status": code}: 413 for too many texts, too long a text or too
@@ -52,11 +53,14 @@ def _error(status: int, message: str) -> Response:
 
 
 def _texts(body: dict, key: str, cfg: ServeConfig) -> list[str]:
+    """The texts of field `key`: a list of strings, or one string (answered as a list of one)."""
     if key not in body:
-        raise ApiError(422, f"missing field {key!r}: a list of strings")
+        raise ApiError(422, f"missing field {key!r}: a string or a list of strings")
     texts = body[key]
+    if isinstance(texts, str):
+        texts = [texts]
     if not isinstance(texts, list):
-        raise ApiError(422, f"{key!r} must be a list of strings, got {type(texts).__name__}")
+        raise ApiError(422, f"{key!r} must be a string or a list of strings, got {type(texts).__name__}")
     if len(texts) > cfg.max_texts:
         raise ApiError(413, f"{len(texts)} texts in {key!r}; at most {cfg.max_texts} per request")
     for i, t in enumerate(texts):
