@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a checkpoint folder to config.json + model.safetensors")
     p.add_argument("src")
