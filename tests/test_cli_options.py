@@ -75,3 +75,12 @@ def test_helpers():
                      (O.positive_float, "inf"), (O.non_negative_float, "-0.1"), (O.int_list(), ",")]:
         with pytest.raises(argparse.ArgumentTypeError):
             fn(text)
+
+
+def test_the_library_checks_its_own_batch_size(tmp_path):
+    """Python callers get the same rule from bertkit.finetune, before any file is read."""
+    import bertkit
+    from bertkit.errors import InputError
+
+    with pytest.raises(InputError, match="batch_size must be >= 1, got -1"):
+        bertkit.finetune("classify", train=tmp_path / "not-read.csv", batch_size=-1)

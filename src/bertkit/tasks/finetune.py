@@ -129,6 +129,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     if not 0.0 < layer_lr_decay <= 1.0:
         raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     if dev is not None and dev_split is not None:
         raise InputError("give a dev file or dev_split (a fraction of train held out as dev), not both")
     if resume and out is None:
