@@ -43,6 +43,17 @@ def test_embed_writes_same_vectors_as_api(tmp_path, capsys):
     np.testing.assert_allclose(got, ref, atol=1e-6)
 
 
+def test_embed_follows_the_models_normalize_module_unless_told(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text("first line\nthe second line\n", encoding="utf-8")
+    assert run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "d.npy"))[0] == 0
+    assert run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "raw.npy"), "--no-normalize")[0] == 0
+    default, raw = np.load(tmp_path / "d.npy"), np.load(tmp_path / "raw.npy")
+    np.testing.assert_allclose(np.linalg.norm(default, axis=1), 1.0, atol=1e-5)  # all-MiniLM-L6-v2's Normalize
+    assert np.linalg.norm(raw, axis=1).min() > 2.0
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), default, atol=1e-6)
+
+
 def test_embed_layers_option(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text("hello there\n", encoding="utf-8")
@@ -65,8 +76,16 @@ def test_bertkit_warnings_are_one_line_on_the_command_line(tmp_path, capsys):
     assert rc == 0 and np.load(tmp_path / "v.npy").shape == (2, 384)
     lines = [line for line in err.splitlines() if "warning" in line.lower()]
     want = ("bertkit: warning: 1 text(s) longer than 256 tokens were truncated (this warning is shown once; "
-            "truncate='window' embeds them whole)")
+            "--windows embeds them whole)")
     assert lines == [want]
+
+
+def test_embed_of_an_empty_file_warns(tmp_path, capsys):
+    src = tmp_path / "empty.txt"
+    src.write_text("", encoding="utf-8")
+    rc, out, err = run(capsys, "embed", "-i", str(src), "-o", str(tmp_path / "v.npy"))
+    assert rc == 0 and np.load(tmp_path / "v.npy").shape == (0, 384) and "0 x 384" in out
+    assert f"bertkit: warning: {src} has no lines: the output holds no vectors" in err.splitlines()
 
 
 def test_library_warnings_name_the_callers_line(tmp_path):
@@ -126,6 +145,17 @@ def test_fill_mask_errors(capsys, mlm_folder, minilm_path):
     assert rc == 2 and "no trained weights for the 'mlm' head" in err
 
 
+def test_fill_mask_past_the_models_length(capsys, mlm_folder):
+    """The tiny model has 64 positions: a mask past them is an error naming the limit, not an empty answer."""
+    long = "the cat sat on the mat . " * 12
+    rc, out, err = run(capsys, "fill-mask", str(mlm_folder), long + "[MASK] end")
+    assert rc == 2 and out == ""
+    assert "past the model's limit of 64 tokens; shorten the text before the mask" in err
+    rc, out, err = run(capsys, "fill-mask", str(mlm_folder), "a [MASK] " + long + "[MASK] end")
+    assert rc == 0 and "mask 1:" in out and "mask 2:" not in out
+    assert "bertkit: warning:" in err and "1 of its 2 [MASK] tokens lie past it and are not predicted" in err
+
+
 def test_convert_bin_to_safetensors(tmp_path, capsys, mlm_folder):
     import shutil
 
@@ -142,6 +172,16 @@ def test_convert_bin_to_safetensors(tmp_path, capsys, mlm_folder):
     ids = torch.randint(1000, 2000, (2, 7))
     with torch.no_grad():
         torch.testing.assert_close(back(ids).logits, ref(ids).logits)
+
+
+def test_convert_keeps_the_sentence_transformers_modules(tmp_path, capsys, minilm_path):
+    rc, _, _ = run(capsys, "convert", str(minilm_path), str(tmp_path / "c"))
+    assert rc == 0
+    for name in ("modules.json", "1_Pooling/config.json", "sentence_bert_config.json"):
+        assert (tmp_path / "c" / name).read_text() == (minilm_path / name).read_text()
+    texts = ["A man is eating food.", "a second, longer sentence about something else"]
+    np.testing.assert_allclose(bertkit.load(tmp_path / "c").embed(texts), bertkit.load().embed(texts), atol=1e-6)
+    assert bertkit.load(tmp_path / "c").normalize is True
 
 
 def test_demo_finds_the_right_sentences(capsys):

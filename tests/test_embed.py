@@ -40,6 +40,32 @@ def test_mean_normalized_matches_sentence_transformers(enc, minilm_path):
     assert cos.min() >= 0.99999, cos
 
 
+def test_default_follows_the_folders_modules_like_sentence_transformers(enc, minilm_path, tmp_path):
+    """modules.json ends with Normalize: embed() without `normalize` gives what SentenceTransformer.encode gives
+    (unit vectors); an explicit normalize=False still gives the raw mean-pooled vectors."""
+    import json
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    ref = SentenceTransformer(str(minilm_path), device="cpu").encode(SENTS[:5])
+    got = enc.embed(SENTS[:5])
+    assert enc.normalize is True
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(got, ref, atol=2e-5, rtol=1e-4)
+    raw = enc.embed(SENTS[:5], normalize=False)
+    assert np.linalg.norm(raw, axis=1).min() > 2.0
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), got, atol=1e-6)
+    # the same folder without the Normalize module: raw vectors by default
+    plain = tmp_path / "plain"
+    shutil.copytree(minilm_path, plain)
+    modules = json.loads((plain / "modules.json").read_text())
+    (plain / "modules.json").write_text(json.dumps([m for m in modules if not m["type"].endswith("Normalize")]))
+    other = bertkit.load(plain)
+    assert other.normalize is False
+    np.testing.assert_allclose(other.embed(SENTS[:5]), raw, atol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["cls", "max"])
 def test_other_poolings_match_manual_transformers(enc, hf, pooling):
     tok, model = hf
@@ -48,7 +74,7 @@ def test_other_poolings_match_manual_transformers(enc, hf, pooling):
         h = model(**batch).last_hidden_state
     m = batch["attention_mask"].unsqueeze(-1).bool()
     ref = h[:, 0] if pooling == "cls" else h.masked_fill(~m, -1e9).amax(1)
-    got = enc.embed(SENTS[:5], pooling=pooling)
+    got = enc.embed(SENTS[:5], pooling=pooling, normalize=False)
     np.testing.assert_allclose(got, ref.numpy(), atol=2e-5, rtol=1e-4)
 
 
@@ -60,12 +86,12 @@ def test_layers_and_combine_match_hidden_states(enc, hf):
     m = batch["attention_mask"].unsqueeze(-1).float()
     mean = lambda h: ((h * m).sum(1) / m.sum(1)).numpy()  # noqa: E731
     four = [-4, -3, -2, -1]
-    cat = enc.embed(SENTS[:3], layers=four, combine="concat")
-    summed = enc.embed(SENTS[:3], layers=four, combine="sum")
+    cat = enc.embed(SENTS[:3], layers=four, combine="concat", normalize=False)
+    summed = enc.embed(SENTS[:3], layers=four, combine="sum", normalize=False)
     assert cat.shape == (3, 4 * 384)
     np.testing.assert_allclose(cat, np.concatenate([mean(hs[i]) for i in four], 1), atol=2e-5, rtol=1e-4)
     np.testing.assert_allclose(summed, mean(sum(hs[i] for i in four)), atol=5e-5, rtol=1e-4)
-    np.testing.assert_allclose(enc.embed(SENTS[:3], layers=0), mean(hs[0]), atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(enc.embed(SENTS[:3], layers=0, normalize=False), mean(hs[0]), atol=2e-5, rtol=1e-4)
 
 
 def test_features_give_every_layer_per_token(enc, hf):
@@ -104,9 +130,9 @@ def test_window_mode_averages_overlapping_windows(enc, hf):
     assert set(body) == set(ids[1:-1])  # every token is covered by some window
     with torch.no_grad():  # reference: transformers on each window's ids, mean-pooled, then averaged
         want = torch.stack([hf[1](torch.tensor([r])).last_hidden_state[0].mean(0) for r in rows[:-1]]).mean(0).numpy()
-    got = enc.embed([text, "short"], truncate="window")
+    got = enc.embed([text, "short"], truncate="window", normalize=False)
     np.testing.assert_allclose(got[0], want, atol=1e-4)
-    np.testing.assert_allclose(got[1], enc.embed(["short"])[0], atol=1e-5)
+    np.testing.assert_allclose(got[1], enc.embed(["short"], normalize=False)[0], atol=1e-5)
 
 
 def test_precisions(enc):
@@ -156,7 +182,7 @@ def test_pooler_output_matches_transformers(enc, hf):
     tok, model = hf
     with torch.no_grad():
         ref = model(**tok(SENTS[:4], padding=True, return_tensors="pt")).pooler_output
-    np.testing.assert_allclose(enc.embed(SENTS[:4], pooling="pooler"), ref.numpy(), atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(enc.embed(SENTS[:4], pooling="pooler", normalize=False), ref.numpy(), atol=2e-5, rtol=1e-4)
 
 
 def test_order_is_preserved_across_length_sorted_batches(enc):

@@ -127,3 +127,25 @@ def test_scratch_model_round_trip(tmp_path):
     torch.testing.assert_close(o1.prediction_logits, o2.prediction_logits)
     torch.testing.assert_close(o1.seq_relationship_logits, o2.seq_relationship_logits)
     assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["BertForPreTraining"]
+
+
+def test_saved_folder_loads_in_transformers_autotokenizer_as_a_unit(tmp_path, minilm_path):
+    """A model from a folder brings its tokenizer along; a model built here takes the tokenizer it is given."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from bertkit.models import Model, ModelConfig
+    from tests.pretrain_fixtures import write_tokenizer
+
+    text = "Saving a model keeps its tokenizer, doesn't it?"
+    bertkit.save_pretrained(bertkit.from_pretrained(minilm_path), tmp_path / "own")
+    assert AutoTokenizer.from_pretrained(tmp_path / "own")(text)["input_ids"] == \
+        AutoTokenizer.from_pretrained(minilm_path)(text)["input_ids"]
+    AutoModel.from_pretrained(tmp_path / "own")
+    tok = bertkit.Tokenizer.from_pretrained(write_tokenizer(tmp_path / "vocab"))
+    scratch = Model(ModelConfig(family="bert", vocab_size=tok.vocab_size, hidden_size=32, num_layers=1, num_heads=4,
+                                intermediate_size=37, max_positions=32), "mlm")
+    bertkit.save_pretrained(scratch, tmp_path / "given", tokenizer=tok)
+    assert AutoTokenizer.from_pretrained(tmp_path / "given")("the big cats sat")["input_ids"] == \
+        tok.encode("the big cats sat")
+    bertkit.save_pretrained(scratch, tmp_path / "none")
+    assert not (tmp_path / "none" / "vocab.txt").exists()  # nothing to write: no tokenizer given or known

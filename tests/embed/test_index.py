@@ -84,8 +84,8 @@ def test_cli_index_build_and_search(tmp_path, capsys):
 
     src = tmp_path / "c.txt"
     src.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
-    assert main(["index", "build", "-i", str(src), "-o", str(tmp_path / "idx"), "--float16"]) == 0
-    capsys.readouterr()
+    assert main(["index", "build", "-i", str(src), "-o", str(tmp_path / "idx"), "--float16", "--batch-size", "4"]) == 0
+    assert "10/10" in capsys.readouterr().err  # a progress bar, though 10 texts are far below one 4096-text chunk
     assert main(["search", str(tmp_path / "idx"), "Someone is riding a horse.", "-k", "2"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 2 and "horse" in out[0] and out[0].split("\t")[0].startswith("0.")

@@ -66,6 +66,52 @@ def test_regression_training_saves_sentence_transformers_folder(tiny_dir, tmp_pa
     np.testing.assert_allclose(st.encode(texts, convert_to_numpy=True), mine.embed(texts), atol=2e-5, rtol=1e-4)
 
 
+def test_training_keeps_the_starting_folders_normalize_module(tiny_dir, tmp_path):
+    """A model whose modules.json ends with Normalize (all-MiniLM-L6-v2's layout) stays a unit-vector model."""
+    import shutil
+
+    from bertkit.embed.st_folder import write_st_files
+
+    start = tmp_path / "start"
+    shutil.copytree(tiny_dir, start)
+    write_st_files(start, "mean", 32, 128, normalize=True)
+    sts = tmp_path / "train.csv"
+    sts.write_text("".join(f'"{a}","{b}",{s}\n' for a, b, s in PAIRS), encoding="utf-8")
+    run = train_sbert(start, sts, "regression", _cfg(tmp_path, max_steps=2), max_length=32)
+    modules = json.loads((run.out_dir / "modules.json").read_text())
+    assert [m["type"].rsplit(".", 1)[1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
+    out = bertkit.load(run.out_dir)
+    assert out.normalize is True
+    np.testing.assert_allclose(np.linalg.norm(out.embed(["a sentence", "another one"]), axis=1), 1.0, atol=1e-5)
+
+
+def test_a_run_that_lowers_dev_spearman_keeps_the_best_state(tiny_dir, tmp_path, capsys):
+    """Trained towards the opposite of the dev scores, every step is worse on dev than the start: the folder
+    written is the starting model (the best on dev), as `finetune` keeps its best epoch, and the CLI says so."""
+    from bertkit.cli.main import main
+    from bertkit.errors import BertkitWarning
+
+    train, dev = tmp_path / "inverted.csv", tmp_path / "dev.csv"
+    train.write_text("".join(f'"{a}","{b}",{5 - s}\n' for a, b, s in PAIRS), encoding="utf-8")
+    dev.write_text("".join(f'"{a}","{b}",{s}\n' for a, b, s in PAIRS), encoding="utf-8")
+    with pytest.warns(BertkitWarning, match="training lowered the dev Spearman"):
+        run = train_sbert(tiny_dir, train, "regression", _cfg(tmp_path, max_steps=6, lr=2e-3), dev_file=dev,
+                          max_length=32)
+    assert run.best_step == 0 and run.dev_last["sts_spearman"] < run.dev_before["sts_spearman"]
+    assert run.dev_after["sts_spearman"] == pytest.approx(run.dev_before["sts_spearman"], abs=1e-6)
+    texts = [p[0] for p in PAIRS]
+    np.testing.assert_allclose(bertkit.load(run.out_dir).embed(texts), bertkit.load(tiny_dir).embed(texts),
+                               atol=1e-5)
+    out = tmp_path / "cli"
+    rc = main(["finetune", "sbert", "--train", str(train), "--objective", "regression", "--model", str(tiny_dir),
+               "--out", str(out), "--max-steps", "6", "--batch-size", "4", "--lr", "2e-3", "--max-length", "32",
+               "--dev", str(dev)])
+    text = capsys.readouterr()
+    assert rc == 0 and "kept the best on dev, the starting model, over the last step's" in text.out
+    assert "bertkit: warning: training lowered the dev Spearman" in text.err and f"{out} keeps the starting" in text.err
+    np.testing.assert_allclose(bertkit.load(out).embed(texts), bertkit.load(tiny_dir).embed(texts), atol=1e-5)
+
+
 @pytest.mark.parametrize("objective, rows", [
     ("softmax", ["sentence1\tsentence2\tgold_label", "A man eats.\tSomeone eats.\tentailment",
                  "A man eats.\tNobody eats.\tcontradiction", "A dog runs.\tAn animal moves.\tentailment",
@@ -121,7 +167,7 @@ def test_cli_finetune_sbert_and_evaluate_sts(tiny_dir, tmp_path, capsys):
     sts = tmp_path / "dev.csv"
     sts.write_text("".join(f'"{a}","{b}",{s}\n' for a, b, s in PAIRS), encoding="utf-8")
     out = tmp_path / "cli_run"
-    rc = main(["finetune-sbert", "--train", str(f), "--objective", "mnrl", "--model", str(tiny_dir), "-o", str(out),
+    rc = main(["finetune-sbert", "--train", str(f), "--objective", "mnrl", "--model", str(tiny_dir), "--out", str(out),
                "--max-steps", "2", "--batch-size", "4", "--pooling", "cls", "--max-length", "16", "--dev", str(sts)])
     text = capsys.readouterr().out
     assert rc == 0 and "dev Spearman before" in text and "dev Spearman after" in text

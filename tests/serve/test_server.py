@@ -48,6 +48,26 @@ def test_embed_equals_offline_embed(server, minilm):
     assert h["status"] == "ok" and h["dim"] == 384 and h["pooling"] == "mean"
 
 
+def test_embed_follows_the_models_normalize_module(server, minilm):
+    """all-MiniLM-L6-v2 ends with Normalize: a request without "normalize" gets unit vectors, as
+    sentence-transformers and the offline embed() give; "normalize": false still gets the raw ones."""
+    c = bertkit.Client(server.url)
+    got = c.embed(TEXTS[:2])
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(got, minilm.embed(TEXTS[:2]), atol=2e-5, rtol=1e-4)
+    assert np.linalg.norm(c.embed(TEXTS[:2], normalize=False), axis=1).min() > 2.0
+    assert c.health()["normalize"] is True
+
+
+def test_a_single_string_is_a_list_of_one(server, minilm):
+    status, _, body = raw(server, "POST", "/embed", json.dumps({"texts": "A man is eating food."}).encode())
+    assert status == 200 and len(body["embeddings"]) == 1
+    np.testing.assert_allclose(body["embeddings"], minilm.embed(["A man is eating food."]), atol=2e-5, rtol=1e-4)
+    status, _, body = raw(server, "POST", "/similarity", json.dumps({"a": "a cat", "b": ["a cat", "stocks"]}).encode())
+    assert status == 200 and np.asarray(body["scores"]).shape == (1, 2) and body["scores"][0][0] > 0.999
+    assert bertkit.Client(server.url).embed("A man is eating food.").shape == (1, 384)
+
+
 def test_similarity_is_cosine_of_offline_embeddings(server, minilm):
     a, b = TEXTS[:2], TEXTS[3:]
     got = bertkit.Client(server.url).similarity(a, b)
@@ -83,7 +103,7 @@ def test_concurrent_requests_are_merged_and_each_gets_its_rows(server, minilm):
     ({"texts": ["x"] * 9}, 413, "at most 8"),
     ({"texts": ["x" * 1001]}, 413, "1001 characters"),
     ({"a": ["x"] * 5, "b": ["y"] * 5}, 413, "at most 8"),
-    ({"texts": "not a list"}, 422, "list of strings"),
+    ({"texts": 3}, 422, "a string or a list of strings, got int"),
     ({"texts": ["ok", 3]}, 422, "texts[1] is int"),
     ({"texts": ["ok"], "pooling": "avg"}, 422, "pooling must be"),
     ({"texts": ["ok"], "normalize": "yes"}, 422, "normalize"),

@@ -85,6 +85,19 @@ def test_conll_read_converts_iob1(tmp_path):
     assert data.gold == [["B-ORG", "B-MISC", "O"], ["B-PER"]]
 
 
+def test_tag_schemes_detected_and_converted_back():
+    from bertkit.tasks.conll import iob1_to_iob2, iob2_to_iob1, tag_scheme, to_scheme
+
+    iob1 = ["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG", "O", "I-MISC"]  # B- only between two PER
+    iob2 = iob1_to_iob2(iob1)
+    assert iob2 == ["B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG", "O", "B-MISC"]
+    assert iob2_to_iob1(iob2) == iob1 and to_scheme(iob2, "iob1") == iob1 and to_scheme(iob2, "iob2") == iob2
+    assert tag_scheme([["O"], iob1]) == "iob1" and tag_scheme([["O"], iob2]) == "iob2"
+    assert tag_scheme([["S-PER", "O", "B-LOC", "E-LOC"]]) == "iob2"  # IOBES tags are used as they are
+    with pytest.raises(InputError, match="tag scheme must be one of iob1, iob2, got 'bioes'"):
+        to_scheme(iob2, "bioes")
+
+
 def _squad(ctx, answers):
     return {"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": ctx, "qas": [
         {"id": f"q{i}", "question": "Who?", "answers": a} for i, a in enumerate(answers)]}]}]}

@@ -78,15 +78,17 @@ def test_cli_predict_same_rows_plus_two_columns(trained, capsys):
     assert all(0.5 < float(x.split("\t")[3]) <= 1 for x in lines[1:])
 
 
-def test_label_seen_only_at_prediction_time(trained, capsys):
+def test_label_seen_only_at_prediction_time(trained, capsys, tmp_path, monkeypatch):
     clf, d = trained
     src = d / "lab.csv"
     src.write_text("review,sentiment\nloved it,pos\nmeh,neutral\n")
+    monkeypatch.chdir(tmp_path)  # without -o the predictions go to the current directory, not beside the input
     assert main(["predict", str(d / "out"), "-i", str(src)]) == 0
     out = capsys.readouterr()
-    assert "no metrics" in out.out
+    assert "no metrics" in out.out and f"wrote {tmp_path / 'lab.pred.csv'}: 2 predictions" in out.out
     assert "bertkit: warning: no metrics: " in out.err and "'neutral' (line 3) do not occur in the training data" in out.err
-    assert (d / "lab.pred.csv").read_text().splitlines()[0] == "review,sentiment,prediction,score"
+    assert (tmp_path / "lab.pred.csv").read_text().splitlines()[0] == "review,sentiment,prediction,score"
+    assert not (d / "lab.pred.csv").exists()
 
 
 def test_dev_label_missing_from_train_and_bad_column(tiny, tmp_path, capsys):
@@ -113,12 +115,13 @@ def test_ner_and_qa_end_to_end(tiny, tmp_path, capsys):
     assert '"f1": 1.0' in capsys.readouterr().out
     ner = bertkit.Predictor.load(tmp_path / "ner")
     got = ner.predict(["Mary went to Oslo ."])[0]
-    assert got["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
+    assert got["tags"] == ["I-PER", "O", "O", "I-LOC", "O"]  # IOB1 in, IOB1 out
+    assert ner.predict(["Mary went to Oslo ."], tag_scheme="iob2")[0]["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
     assert got["entities"] == [{"type": "PER", "start": 0, "end": 1, "text": "Mary"},
                                {"type": "LOC", "start": 3, "end": 4, "text": "Oslo"}]
     main(["predict", str(tmp_path / "ner"), "-i", str(tmp_path / "ner.txt"), "-o", str(tmp_path / "ner.out")])
     first = (tmp_path / "ner.out").read_text().splitlines()[0].split()
-    assert first[1:] == ["X", "Y", "I-PER", "B-PER"]  # input columns + predicted (IOB2) tag
+    assert first[1:] == ["X", "Y", "I-PER", "I-PER"]  # input columns + predicted tag, in the input's IOB1
     # the answer follows "The capital is", at a place that moves with the filler around it. (Two questions over one
     # context that differ by one word, as before, sat on a 50% plateau on some CPUs: chaotic, not a bug.)
     cities, fill = ["Paris", "Rome", "Oslo", "Lima"], ["It is old.", "Many live there.", "It rains.", "Food is good."]

@@ -166,10 +166,11 @@ def test_layer_lr_decay_slows_the_lower_layers(tiny, tmp_path, capsys):
     # the pooler sits above the blocks: full rate either way; the embeddings learn at 0.05 ** (blocks + 1) of it
     assert moved[0.05]["pooler.dense.weight"] == pytest.approx(moved[1.0]["pooler.dense.weight"], rel=0.5)
     assert moved[0.05]["embeddings.word.weight"] < 0.01 * moved[1.0]["embeddings.word.weight"]
-    assert main(["finetune", "classify", "--train", str(tmp_path / "t.csv"), "--model", str(tiny),
-                 "--layer-lr-decay", "1.5", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    with pytest.raises(SystemExit) as e:  # refused while the command line is parsed
+        main(["finetune", "classify", "--train", str(tmp_path / "t.csv"), "--model", str(tiny),
+              "--layer-lr-decay", "1.5", "--quiet", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip()
-    assert "layer_lr_decay must be in (0, 1], got 1.5" in err and len(err.splitlines()) == 1
+    assert e.value.code == 2 and err.splitlines()[-1].endswith("argument --layer-lr-decay: must be in (0, 1], got 1.5")
 
 
 def test_tokenizing_a_large_training_file_shows_progress(tiny, tmp_path, capsys, monkeypatch):

@@ -67,8 +67,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny, data, monkeypatch, 
     # the same command with --resume, but another patience: refused; the time budget and progress may differ
     assert main(["finetune", "regress", "--train", str(data / "t.csv"), "--dev", str(data / "d.csv"),
                  "--model", str(tiny), "--epochs", "3", "--batch-size", "8", "--precision", "fp32", "--lr", "1e-3",
-                 "--patience", "0", "--time-budget", "600", "--quiet", "--out", str(data / "b"), "--resume"]) == 2
-    assert "patience: None then, 0 now" in capsys.readouterr().err
+                 "--patience", "5", "--time-budget", "600", "--quiet", "--out", str(data / "b"), "--resume"]) == 2
+    assert "patience: None then, 5 now" in capsys.readouterr().err
     with monkeypatch.context() as m:
         steps = count_steps(m)
         done = bertkit.finetune("regress", train=data / "t.csv", dev=data / "d.csv", model=tiny, out=data / "b",

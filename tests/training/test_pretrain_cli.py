@@ -189,3 +189,21 @@ def test_electra_generator_fraction(files, tmp_path, capsys):
                             max_positions=16, embedding_size=256), "rtd")
     with pytest.raises(InputError, match="has width 153 and 2 heads, which do not divide it"):
         electra_generator(big, 0.6)
+
+
+def test_one_sentence_per_line_corpus(files, tmp_path, capsys):
+    """A file of sentences without blank lines is one document: --objective mlm needs no pairs (the masked LM
+    alone, packed like RoBERTa), and the NSP recipe says how to fix the corpus or which objective to take."""
+    tok, train, _ = files
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\n".join(s for s in train.read_text().splitlines() if s.strip()) + "\n")
+    base = ["pretrain", "--arch", "bert", "--tokenizer", str(tok), "--corpus", str(lines), "--steps", "2",
+            "--batch-size", "4", "--max-length", "48", "--log-every", "1", "--no-progress"]
+    assert main([*base, "--objective", "mlm", "--out", str(tmp_path / "mlm")]) == 0
+    assert json.loads((tmp_path / "mlm" / "config.json").read_text())["architectures"] == ["BertForMaskedLM"]
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "nsp")]) == 2
+    err = capsys.readouterr().err
+    assert "next-sentence pairs need at least two documents in the corpus, found 1" in err
+    assert "put a blank line between documents" in err and "--objective mlm" in err
+    assert len(err.strip().splitlines()) == 1

@@ -6,9 +6,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "added_tokens.json")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a checkpoint folder to config.json + model.safetensors")
@@ -23,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bertkit.embed.st_folder import copy_st_files
     from bertkit.errors import InputError
-    from bertkit.hub.checkpoint import from_pretrained, save_pretrained
+    from bertkit.hub.checkpoint import TOKENIZER_FILES, from_pretrained, save_pretrained
 
     src, dst = Path(args.src), Path(args.dst)
     if dst.resolve() == src.resolve():
@@ -43,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
     for name in TOKENIZER_FILES:
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)
+    copy_st_files(src, dst)  # modules.json, 1_Pooling, 2_Normalize: it embeds as SRC did
     print(f"wrote {dst} ({model.family.arch_name(model.task)}, safetensors)")
     return 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from bertkit.cli.options import positive_int
+
 DEFAULT_QUERIES = ["How do plants make their food?", "a famous painting in a museum", "What is the capital of France?"]
 
 
@@ -11,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("corpus", help="UTF-8 text file, one sentence per line")
     p.add_argument("--queries", help="file with one query per line (default: three built-in questions)")
     p.add_argument("--model", default=None, help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
-    p.add_argument("-k", type=int, default=3)
+    p.add_argument("-k", type=positive_int, default=3)
     p.set_defaults(func=run)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from bertkit.cli.options import add_training_precision, non_negative_int, positive_float, positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("distill-multilingual",
@@ -14,19 +16,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", default=None, help="teacher folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--student", default=None, help="student folder (default: a copy of the teacher)")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many pairs per corpus")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--warmup-steps", type=int, default=0)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--save-every", type=int, default=None)
+    p.add_argument("--limit", type=positive_int, default=None, help="use at most this many pairs per corpus")
+    p.add_argument("--epochs", type=positive_float, default=1.0)
+    p.add_argument("--max-steps", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=2e-5)
+    p.add_argument("--warmup-steps", type=non_negative_int, default=0)
+    p.add_argument("--max-length", type=positive_int, default=128)
+    p.add_argument("--eval-every", type=positive_int, default=None)
+    p.add_argument("--save-every", type=positive_int, default=None)
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="auto (default): bf16 autocast where the CPU/GPU multiplies bf16 natively (AMX, AVX512-BF16), else fp32; bf16 elsewhere is emulated and slow")
-    p.add_argument("--seed", type=int, default=0)
+    add_training_precision(p)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.set_defaults(func=run)
 
 

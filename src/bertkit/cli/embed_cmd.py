@@ -12,16 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from bertkit.cli.options import positive_int
 from bertkit.errors import InputError
 
 
 def parse_layers(s: str) -> int | list[int]:
+    """--layers: one index (-1) or a comma list (-4,-3,-2,-1); checked while the command line is parsed."""
     try:
         vals = [int(x) for x in s.split(",") if x.strip()]
     except ValueError:
-        raise InputError(f"--layers takes integers like -1 or -4,-3,-2,-1, got {s!r}") from None
+        raise argparse.ArgumentTypeError(f"takes integers like -1 or -4,-3,-2,-1, got {s!r}") from None
     if not vals:
-        raise InputError("--layers is empty")
+        raise argparse.ArgumentTypeError("is empty: give a layer index like -1 or a list like -4,-3,-2,-1")
     return vals[0] if len(vals) == 1 else vals
 
 
@@ -32,14 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--pooling", default=None, choices=["mean", "cls", "max", "pooler"],
                    help="default: the model's own (its 1_Pooling setting), else mean")
-    p.add_argument("--layers", default="-1", help="layer index or comma list, e.g. -4,-3,-2,-1")
+    p.add_argument("--layers", type=parse_layers, default=-1, help="layer index or comma list, e.g. -4,-3,-2,-1")
     p.add_argument("--combine", default="concat", choices=["concat", "sum", "mean"])
-    p.add_argument("--normalize", action="store_true", help="unit-length vectors")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="unit-length vectors (default: the model's own, i.e. when its modules.json has a "
+                        "Normalize step, as all-MiniLM-L6-v2's does)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "int8"])
     p.add_argument("--windows", action="store_true", help="embed long texts as the mean of sliding windows "
                                                           "instead of truncating them")
-    p.add_argument("--chunk", type=int, default=4096, help="texts embedded per chunk (bounds memory)")
+    p.add_argument("--chunk", type=positive_int, default=4096, help="texts embedded per chunk (bounds memory)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (Ctrl-C, SIGTERM, a crash) after its last finished chunk; "
                         "give the same arguments")
@@ -85,11 +89,12 @@ def run(args: argparse.Namespace) -> int:
     out_path = Path(args.output)
     if out_path.suffix != ".npy":
         raise InputError(f"output must be a .npy file, got {out_path}")
-    if args.chunk < 1:
-        raise InputError(f"--chunk must be >= 1, got {args.chunk}")
     n = sum(1 for _ in iter_lines(args.input))  # first pass: count, and report a bad line before any work
+    if n == 0:
+        warn(f"{args.input} has no lines: the output holds no vectors")
     enc = load(args.model)
-    opts = dict(pooling=args.pooling, layers=parse_layers(args.layers), combine=args.combine,
+    enc.window_hint = "--windows"  # the truncation warning names this command's option
+    opts = dict(pooling=args.pooling, layers=args.layers, combine=args.combine,
                 normalize=args.normalize, batch_size=args.batch_size, precision=args.precision,
                 truncate="window" if args.windows else True)
     # validates the options before any file is written; with --precision auto, the first texts are its probe

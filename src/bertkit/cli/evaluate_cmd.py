@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from bertkit.cli.options import int_list, positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate sentence embeddings")
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = verbs.add_parser("retrieval", help="recall@k and MRR: query line i should retrieve corpus line i")
     r.add_argument("--queries", required=True, help="UTF-8 file, one query per line")
     r.add_argument("--corpus", required=True, help="UTF-8 file, line i is the answer to query i")
-    r.add_argument("-k", default="1,5,10", help="recall cut-offs, comma separated")
+    r.add_argument("-k", type=int_list(positive_int), default=[1, 5, 10], help="recall cut-offs, comma separated")
     _common(r)
     r.set_defaults(func=run_retrieval)
 
@@ -25,7 +27,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--pooling", default=None, choices=["mean", "cls", "max", "pooler"],
                    help="default: the model's own pooling")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -58,12 +60,8 @@ def run_retrieval(args: argparse.Namespace) -> int:
     q, c = read_lines(args.queries), read_lines(args.corpus)
     if len(q) != len(c):
         raise InputError(f"{args.queries} has {len(q)} lines but {args.corpus} has {len(c)}; they must be aligned")
-    try:
-        ks = [int(x) for x in args.k.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"-k takes integers like 1,5,10, got {args.k!r}") from None
     enc = load(args.model)
-    r = evaluate_retrieval(enc, q, c, [{i} for i in range(len(q))], ks=ks, pooling=args.pooling,
+    r = evaluate_retrieval(enc, q, c, [{i} for i in range(len(q))], ks=args.k, pooling=args.pooling,
                            batch_size=args.batch_size)
     _print(args, {"model": enc.name, "queries": len(q), **r})
     return 0

@@ -8,6 +8,15 @@ import argparse
 import json
 from collections.abc import Callable
 
+from bertkit.cli.options import (
+    add_training_precision,
+    decay,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
 
 def _run_task(args: argparse.Namespace) -> int:
     """classify | pair | regress | ner | qa through bertkit.finetune."""
@@ -53,35 +62,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task", choices=list(TASKS))
     p.add_argument("--train", required=True, help="CSV/TSV/JSONL (classify, pair, regress), CoNLL (ner), SQuAD (qa)")
     p.add_argument("--dev", help="scored after each epoch: best epoch kept, early stopping")
-    p.add_argument("--dev-split", type=float, metavar="F",
+    p.add_argument("--dev-split", type=fraction, metavar="F",
                    help="no dev file: hold out this fraction of --train as dev (e.g. 0.1; classes in proportion, "
                         "whole articles for qa)")
-    p.add_argument("--out", required=True, help="output folder (model, metrics.json, learning_curve.png)")
+    p.add_argument("--out", "-o", required=True, help="output folder (model, metrics.json, learning_curve.png)")
     p.add_argument("--model", help="checkpoint folder (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--text-col")
     p.add_argument("--text2-col")
     p.add_argument("--label-col")
     p.add_argument("--multi-label", action="store_true", help="classify: several labels per row")
     p.add_argument("--label-sep", default=",", help="separator of multi-label labels in one cell")
-    p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (a time budget)")
-    p.add_argument("--time-budget", type=float, help="seconds of training; then stop, score dev and keep the best")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 5e-5; 1e-4 for ner and qa)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, help="tokens per window (default 128; ner 256; qa 384)")
-    p.add_argument("--doc-stride", type=int, default=128, help="qa: tokens shared by neighbouring windows")
+    p.add_argument("--epochs", type=positive_float, default=3)
+    p.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps (a time budget)")
+    p.add_argument("--time-budget", type=positive_float, help="seconds of training; then stop, score dev and keep the best")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (default 5e-5; 1e-4 for ner and qa)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--max-length", type=positive_int, help="tokens per window (default 128; ner 256; qa 384)")
+    p.add_argument("--doc-stride", type=non_negative_int, default=128, help="qa: tokens shared by neighbouring windows")
     p.add_argument("--freeze", default="none", help="none | encoder | top:K (K top layers trainable)")
     p.add_argument("--long-docs", default="truncate", choices=["truncate", "clinical", "mean", "max"],
                    help="split long texts into windows and combine (clinical = ClinicalBERT's formula)")
     p.add_argument("--pooling", choices=["cls", "mean"],
                    help="classify/pair/regress: read the first token (cls, as transformers; the default) or the "
                         "mean of all tokens (bertkit-only: transformers would read the first token)")
-    p.add_argument("--layer-lr-decay", type=float, default=1.0, metavar="D",
+    p.add_argument("--layer-lr-decay", type=decay, default=1.0, metavar="D",
                    help="D < 1: the head learns at --lr, the last block at lr*D, each lower block D times slower "
                         "(ELECTRA uses 0.8); 1 = one rate for all")
-    p.add_argument("--patience", type=int, default=2, help="epochs without dev improvement before stopping")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patience", type=positive_int, default=2, help="epochs without dev improvement before stopping")
+    add_training_precision(p)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out (Ctrl-C, SIGTERM, --time-budget) from its checkpoint; "
                         "give the same arguments")

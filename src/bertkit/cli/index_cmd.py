@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from bertkit.cli.options import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", help="build a semantic search index")
@@ -15,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--pooling", default=None, choices=["mean", "cls", "max", "pooler"],
                    help="default: the model's own pooling")
     b.add_argument("--float16", action="store_true", help="store embeddings as float16 (half the disk)")
-    b.add_argument("--chunk", type=int, default=4096, help="texts embedded per chunk (bounds memory)")
-    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--chunk", type=positive_int, default=4096, help="texts embedded per chunk (bounds memory)")
+    b.add_argument("--batch-size", type=positive_int, default=32)
     b.add_argument("--resume", action="store_true",
                    help="continue an interrupted build (Ctrl-C, SIGTERM, a crash) after its last finished chunk; "
                         "give the same arguments")

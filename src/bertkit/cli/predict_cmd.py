@@ -12,7 +12,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "{id: answer}. A labelled input also prints the task metrics.")
     p.add_argument("model", help="folder written by `bertkit finetune --out`")
     p.add_argument("-i", "--input", required=True)
-    p.add_argument("-o", "--output", help="default: INPUT with .pred before the extension")
+    p.add_argument("-o", "--output", help="default: INPUT's name with .pred before the extension, in the current "
+                                          "directory (not beside INPUT)")
+    p.add_argument("--tag-scheme", choices=["iob1", "iob2"],
+                   help="ner: the predicted tags' scheme (default: the training file's, IOB1 in -> IOB1 out)")
     p.set_defaults(func=run)
 
 
@@ -20,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from bertkit.tasks.predictor import Predictor
 
     pred = Predictor.load(args.model)
-    dst, rep = pred.predict_file(args.input, args.output)
-    msg = f"wrote {dst}: {rep['rows']} predictions"
+    dst, rep = pred.predict_file(args.input, args.output, tag_scheme=args.tag_scheme)
+    msg = f"wrote {dst.resolve() if args.output is None else dst}: {rep['rows']} predictions"
     if rep.get("skipped"):
         msg += f", {rep['skipped']} bad row(s) skipped"
     print(msg)

@@ -5,6 +5,16 @@ import argparse
 import json
 import sys
 
+from bertkit.cli.options import (
+    add_training_precision,
+    decay,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT on a corpus",
@@ -19,30 +29,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd"], help="default: the arch's recipe")
     p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop"], help="example builder")
     p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")
-    p.add_argument("--static-masking", type=int, default=0, metavar="COPIES",
+    p.add_argument("--static-masking", type=non_negative_int, default=0, metavar="COPIES",
                    help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")
-    p.add_argument("--mask-prob", type=float, default=0.15)
-    p.add_argument("--generator-fraction", type=float, default=0.25, metavar="F",
+    p.add_argument("--mask-prob", type=fraction, default=0.15)
+    p.add_argument("--generator-fraction", type=decay, default=0.25, metavar="F",
                    help="electra: a new generator's width / the discriminator's (the paper: 1/4 to 1/2 is best)")
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=positive_int, default=128)
     p.add_argument("--init", help="continue from this checkpoint, keeping its vocabulary (BioBERT recipe); "
                                   "with --arch electra: an ELECTRA folder (with generator/) or a BERT masked LM, "
                                   "whose encoder starts the discriminator and whose copy is the generator")
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--batch-size", type=int, default=32, help="per process and micro-step")
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="auto (default): bf16 autocast where the CPU/GPU multiplies bf16 natively (AMX, AVX512-BF16), else fp32; bf16 elsewhere is emulated and slow")
-    p.add_argument("--eval-every", type=int)
+    p.add_argument("--steps", type=positive_int, required=True)
+    p.add_argument("--batch-size", type=positive_int, default=32, help="per process and micro-step")
+    p.add_argument("--grad-accum", type=positive_int, default=1)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--warmup", type=non_negative_int, default=0)
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.01)
+    p.add_argument("--clip-norm", type=non_negative_float, default=1.0)
+    add_training_precision(p)
+    p.add_argument("--eval-every", type=positive_int)
     p.add_argument("--eval-at-start", action="store_true", help="also evaluate before the first step")
-    p.add_argument("--save-every", type=int)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--save-every", type=positive_int)
+    p.add_argument("--log-every", type=positive_int, default=10)
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--num-workers", type=non_negative_int, default=0)
     p.add_argument("--cache-dir", help="token cache folder (default OUT/token_cache)")
     p.add_argument("--out", required=True)
     p.add_argument("--resume", action="store_true", help="continue exactly from OUT's latest checkpoint")

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 
+from bertkit.cli.options import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="query an index built with `bertkit index build`")
     p.add_argument("index", help="index folder")
     p.add_argument("query", nargs="+", help="one or more query texts")
-    p.add_argument("-k", type=int, default=5, help="results per query (default 5)")
+    p.add_argument("-k", type=positive_int, default=5, help="results per query (default 5)")
     p.add_argument("--model", default=None, help="query model folder (default: the one the index was built with)")
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "faiss"],
                    help="auto: faiss when installed, else numpy (both exact)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from bertkit.cli.options import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tokenizer", help="train a tokenizer or print its statistics")
@@ -12,9 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs.required = True
     t = verbs.add_parser("train", help="train bpe | bytebpe | wordpiece | unigram | spbpe on text files")
     t.add_argument("--algo", required=True, choices=["bpe", "bytebpe", "wordpiece", "unigram", "spbpe"])
-    t.add_argument("--vocab-size", type=int, required=True)
+    t.add_argument("--vocab-size", type=positive_int, required=True)
     t.add_argument("--lowercase", action="store_true", help="lowercase (and strip accents) before training")
-    t.add_argument("--min-frequency", type=int, default=2, help="merge only pairs seen at least K times")
+    t.add_argument("--min-frequency", type=positive_int, default=2, help="merge only pairs seen at least K times")
     t.add_argument("--score", choices=["gain", "ratio"], default=None,
                    help="wordpiece merge score: gain = count(ab)*log(count(ab)*N/(count(a)*count(b))) "
                         "(default), ratio = count(ab)/(count(a)*count(b)) (the book's formula)")
@@ -25,14 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("model", help="tokenizer folder")
     s.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
     s.add_argument("--against", default=None, help="a second tokenizer folder to compare with")
-    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--top", type=positive_int, default=10)
     s.set_defaults(func=run_stats)
     e = verbs.add_parser("extend", help="copy a WordPiece checkpoint with its [unused] slots holding the "
                                         "characters a corpus needs (then continue pretraining it)")
     e.add_argument("model", help="checkpoint folder with a WordPiece vocab.txt")
     e.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
     e.add_argument("-o", "--output", required=True, help="new folder: the checkpoint with the filled vocabulary")
-    e.add_argument("--min-count", type=int, default=3, help="fill only pieces the corpus uses at least K times")
+    e.add_argument("--min-count", type=positive_int, default=3, help="fill only pieces the corpus uses at least K times")
     e.set_defaults(func=run_extend)
 
 

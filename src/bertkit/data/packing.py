@@ -147,7 +147,9 @@ def nsp_pairs(cache: TokenCache, specials: Specials, max_length: int, seed: int 
     rng = random.Random(seed)
     n_docs = cache.num_documents
     if n_docs < 2:
-        raise InputError("next-sentence pairs need at least two documents in the corpus")
+        raise InputError(f"next-sentence pairs need at least two documents in the corpus, found {n_docs}: put a "
+                         "blank line between documents (a sentence per line), or pretrain without sentence pairs: "
+                         "--objective mlm")
     body = max_length - len(specials.prefix) - len(specials.mid) - len(specials.suffix)
     recipes = []
     for d in range(n_docs):
@@ -183,7 +185,9 @@ def sop_pairs(cache: TokenCache, specials: Specials, max_length: int, seed: int 
             swap = rng.random() < 0.5
             recipes.append(("pair", s0, split, split, s1, "sentence_order_label", int(swap), swap))
     if not recipes:
-        raise InputError("sentence-order pairs need documents of at least two sentences")
+        raise InputError("sentence-order pairs need documents of at least two sentences: put one sentence per "
+                         "line and a blank line only between documents, or pretrain without sentence pairs: "
+                         "--objective mlm")
     return Examples(cache, specials, recipes, max_length)
 
 

@@ -43,8 +43,9 @@ def read_parallel(src_file: str | Path, tgt_file: str | Path, limit: int | None 
 
 def teacher_examples(teacher, pairs: Sequence[tuple[str, str]], batch_size: int = 64,
                      show_progress: bool | None = None) -> list[ParallelExample]:
-    """Embed every source sentence once with the teacher (its own pooling, not normalised)."""
-    vecs = teacher.embed([s for s, _ in pairs], batch_size=batch_size, show_progress=show_progress)
+    """Embed every source sentence once with the teacher (its own pooling, not normalised: the student learns
+    the vectors before any Normalize module, which its saved folder keeps)."""
+    vecs = teacher.embed([s for s, _ in pairs], normalize=False, batch_size=batch_size, show_progress=show_progress)
     return [ParallelExample(s, t, v) for (s, t), v in zip(pairs, vecs)]
 
 
@@ -112,5 +113,5 @@ def train_multilingual(pairs: Sequence[tuple[str, str]], config, *, teacher: str
         config.best_metric, config.greater_is_better = "eval_loss", False
     trainer = Trainer(s_enc.model, DistillObjective(pooling), train, config=config,
                       collate_fn=DistillCollator(s_enc.tokenizer, max_length), eval_data=dev,
-                      save_fn=SbertSaver(s_enc.tokenizer, pooling, max_length))
+                      save_fn=SbertSaver(s_enc.tokenizer, pooling, max_length, normalize=s_enc.normalize))
     return trainer.fit(resume=resume)

@@ -58,14 +58,17 @@ class TextEncoder:
 
     def __init__(self, model: Model, tokenizer, max_length: int | None = None, name: str = "model",
                  compile: bool = False, pooling: str = "mean", path: Path | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, normalize: bool = False) -> None:
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
         self.path = path  # the checkpoint folder, when loaded from one
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
         self.pooling = pooling  # the default of embed(); load() reads it from the folder's 1_Pooling
+        self.normalize = bool(normalize)  # embed()'s default; load(): True when modules.json has a Normalize step
         self.max_length = min(max_length or model.max_tokens, model.max_tokens)
         self._warned = False
+        # how the truncation warning says to embed long texts whole; the command line names its own flag
+        self.window_hint = "truncate='window'"
         self._variants: dict[str, Any] = {}  # precision -> model copy, and "weights" -> the key they were made at
         self._auto: str | None = None
         self.compile = compile
@@ -115,7 +118,7 @@ class TextEncoder:
     def _warn_truncation(self, n: int) -> None:
         if n and not self._warned:
             warn(f"{n} text(s) longer than {self.max_length} tokens were truncated "
-                 f"(this warning is shown once; truncate='window' embeds them whole)")
+                 f"(this warning is shown once; {self.window_hint} embeds them whole)")
             self._warned = True
 
     def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
@@ -155,12 +158,14 @@ class TextEncoder:
     # -- public API --------------------------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], pooling: str | None = None, layers: int | Sequence[int] = -1,
-              combine: str = "concat", normalize: bool = False, batch_size: int = 32, precision: str = "fp32",
+              combine: str = "concat", normalize: bool | None = None, batch_size: int = 32, precision: str = "fp32",
               truncate: bool | str = True, show_progress: bool | None = None) -> np.ndarray:
         """Texts -> float32 array (N, D). D = H, or H * len(layers) with combine="concat".
 
         pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only); None uses
         the encoder's own (`self.pooling`: the folder's sentence-transformers setting, else mean).
+        normalize: unit-length vectors; None follows the encoder's own (`self.normalize`: True when the folder's
+        modules.json ends with a Normalize module, as sentence-transformers does), True/False override it.
         layers: -1 (last), or indices into h_0..h_L (negative counts from the end); several are combined
         token-wise by `combine` before pooling. Texts longer than the window are truncated with one
         warning; truncate=False raises instead, truncate="window" averages overlapping windows.
@@ -197,7 +202,7 @@ class TextEncoder:
             out = np.zeros((len(texts), width), dtype=np.float32)
             np.add.at(out, owner, rows)
             out /= np.bincount(owner, minlength=len(texts))[:, None]
-        if normalize:
+        if self.normalize if normalize is None else normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
@@ -269,12 +274,13 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
          workers: int | None = None) -> TextEncoder:
     """Tokenizer + encoder from a checkpoint folder; None loads the bundled all-MiniLM-L6-v2.
 
-    The folder's sentence-transformers pooling (1_Pooling/config.json) becomes embed()'s default pooling.
+    The folder's sentence-transformers modules become embed()'s defaults: its pooling (1_Pooling/config.json)
+    and, when modules.json lists a Normalize module, unit-length vectors.
     device: "cpu" (default) or "cuda"; threads: intra-op CPU threads (default: torch's choice, one per core);
     compile: run the model through torch.compile (dynamic shapes; the first batches pay the compile time);
     workers: batches embedded at once on CPU, each on one thread (default: one per thread in bf16/int8, else 1).
     """
-    from bertkit.embed.st_folder import read_pooling
+    from bertkit.embed.st_folder import read_normalize, read_pooling
     from bertkit.tokenizers import Tokenizer
 
     if threads is not None:
@@ -292,4 +298,5 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
     from bertkit.hub.default import DEFAULT_MODEL_NAME
 
     return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name,
-                       compile=compile, pooling=read_pooling(folder), path=folder, workers=workers)
+                       compile=compile, pooling=read_pooling(folder), path=folder, workers=workers,
+                       normalize=read_normalize(folder))

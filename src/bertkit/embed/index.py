@@ -114,14 +114,17 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
         raise InputError(f"{tmp} holds arrays of other shapes than this build's; build again without resume")
     progress.commit(row, pos=pos)
     stream = itertools.islice(stream, row, None)  # skip what is done (a file is read again from its start)
-    bar = tqdm(total=count, initial=row, desc="index", unit="text",
-               disable=not (show_progress if show_progress is not None else count > chunk_size))
+    show = show_progress if show_progress is not None else count - row > batch_size
+    # a build of one chunk would move the bar once, at the end: there the embedding's own bar shows its batches
+    within_chunk = show and count - row <= chunk_size
+    bar = tqdm(total=count, initial=row, desc="index", unit="text", disable=not show or within_chunk)
     try:
         with (tmp / "texts.txt").open("r+b" if resume else "wb") as tf, bar:
             tf.seek(pos)
             tf.truncate()
             for chunk in _chunks(stream, chunk_size):
-                vecs = enc.embed(chunk, pooling=pool, normalize=True, batch_size=batch_size, show_progress=False)
+                vecs = enc.embed(chunk, pooling=pool, normalize=True, batch_size=batch_size,
+                                 show_progress=within_chunk)
                 emb[row:row + len(chunk)] = vecs.astype(dtype)
                 for t in chunk:
                     b = t.replace("\r", " ").replace("\n", " ").encode("utf-8") + b"\n"

@@ -188,12 +188,17 @@ class SbertSaver:
 
 @dataclass
 class SbertRun:
-    """What train_sbert did: the trainer's final metrics and STS dev figures before/after (when a dev file was given)."""
+    """What train_sbert did: the trainer's final metrics and, with a dev file, STS dev figures before training and
+    of the model written (`dev_after`: the best dev Spearman of every evaluation, the starting model's included);
+    `best_step` is the step that model comes from (0: the starting model) and `dev_last` the last step's figures
+    when they are not the ones kept."""
 
     metrics: dict
     dev_before: dict | None = None
     dev_after: dict | None = None
     out_dir: Path = field(default_factory=Path)
+    best_step: int | None = None
+    dev_last: dict | None = None
 
 
 def train_sbert(model: str | Path | None, train_file: str | Path, objective: str, config, *,
@@ -204,8 +209,10 @@ def train_sbert(model: str | Path | None, train_file: str | Path, objective: str
     """Fine-tune `model` (a checkpoint folder; None = bundled MiniLM) as a Sentence-BERT bi-encoder.
 
     config: a training.TrainConfig (out_dir, epochs/max_steps, batch_size, lr, ...). With `dev_file` (an STS
-    file) the STS dev Spearman is measured before training, at each evaluation (kept as the best model under
-    out_dir/best) and after. Returns an SbertRun; the final model is written at config.out_dir.
+    file) the STS dev Spearman is measured before training, every `config.eval_every` steps (default: once per
+    epoch) and at the end; the best state so far is kept under out_dir/best, and config.out_dir receives the
+    best of them all, as `finetune` keeps its best epoch (the starting model, with a warning, when training only
+    lowered it). Without a dev file the last state is written. Returns an SbertRun.
     """
     from bertkit.embed import load
     from bertkit.embed.encoder import TextEncoder
@@ -231,20 +238,54 @@ def train_sbert(model: str | Path | None, train_file: str | Path, objective: str
     dev = read_sts(dev_file) if dev_file is not None else None
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
-        r = evaluate_sts(TextEncoder(m, enc.tokenizer, max_length, name=enc.name, pooling=pooling), dev,
-                         show_progress=False)
+        r = evaluate_sts(TextEncoder(m, enc.tokenizer, max_length, name=enc.name, pooling=pooling,
+                                     normalize=enc.normalize), dev, show_progress=False)
         return {"sts_pearson": r["pearson"], "sts_spearman": r["spearman"]}
 
-    before = eval_fn(enc.model) if dev is not None and not resume else None
-    if dev is not None and config.best_metric is None:
-        config.best_metric, config.greater_is_better = "sts_spearman", True
+    if dev is not None:
+        if config.best_metric is None:
+            config.best_metric, config.greater_is_better = "sts_spearman", True
+        config.eval_at_start = True  # the starting model's score: "before", and the first candidate for best
+        if config.eval_every is None:  # once per epoch, as `finetune` scores each epoch
+            config.eval_every = max(1, len(examples) // (config.batch_size * config.grad_accum))
     trainer = Trainer(enc.model, obj, examples, config=config, collate_fn=SbertCollator(enc.tokenizer, max_length),
                       eval_fn=eval_fn if dev is not None else None,
-                      save_fn=SbertSaver(enc.tokenizer, pooling, max_length))
+                      save_fn=SbertSaver(enc.tokenizer, pooling, max_length, normalize=enc.normalize))
     metrics = trainer.fit(resume=resume)
-    after = None
-    if dev is not None:
-        enc.model.eval()
-        with torch.no_grad():
-            after = eval_fn(enc.model)
-    return SbertRun(metrics, before, after, Path(config.out_dir))
+    before = {k[8:]: v for k, v in metrics.items() if k.startswith("initial_sts_")} or None
+    if dev is None or metrics.get("interrupted"):
+        return SbertRun(metrics, before, None, Path(config.out_dir))
+    last = {k: metrics[k] for k in ("sts_pearson", "sts_spearman") if k in metrics}
+    best_step = trainer.best_step
+    kept_last = best_step is None or best_step == trainer.step
+    if not kept_last:
+        _publish_best(trainer, enc.model, Path(config.out_dir))
+    enc.model.eval()
+    with torch.no_grad():
+        after = eval_fn(enc.model)
+    if best_step == 0:
+        from bertkit.errors import warn
+
+        warn(f"training lowered the dev Spearman ({after['sts_spearman']:.4f} before, "
+             f"{last.get('sts_spearman', float('nan')):.4f} at step {trainer.step}): {config.out_dir} keeps the "
+             "starting model's weights; try a lower learning rate, other data or more steps")
+    return SbertRun(metrics, before, after, Path(config.out_dir), best_step, None if kept_last else last)
+
+
+def _publish_best(trainer, model: nn.Module, out_dir: Path) -> None:
+    """Load out_dir/best (the best dev state) into `model` and write it at out_dir's root, as the trainer writes
+    its final model (each file replaced atomically)."""
+    import shutil
+    import tempfile
+
+    from bertkit.hub import from_pretrained
+    from bertkit.training.checkpoint import publish_files
+
+    best = from_pretrained(out_dir / "best", task=model.task)
+    model.load_state_dict(best.state_dict())
+    tmp = Path(tempfile.mkdtemp(prefix=".best.", dir=out_dir))
+    try:
+        trainer.save_fn(model, tmp / "model")
+        publish_files(tmp / "model", out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

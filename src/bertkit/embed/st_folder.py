@@ -15,17 +15,52 @@ ST_POOLING_KEYS = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_
 _OTHER_KEYS = ("pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
 
 
-def _pooling_dir(folder: Path) -> Path | None:
+ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
+
+
+def _modules(folder: Path) -> list[dict] | None:
+    """The entries of the folder's modules.json (the sentence-transformers pipeline), None without one."""
     modules = folder / "modules.json"
-    if modules.is_file():
-        try:
-            entries = json.loads(modules.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{modules} is not valid JSON: {e}") from None
-        for m in entries if isinstance(entries, list) else []:
-            if isinstance(m, dict) and str(m.get("type", "")).endswith("Pooling"):
-                return folder / str(m.get("path", "1_Pooling"))
+    if not modules.is_file():
+        return None
+    try:
+        entries = json.loads(modules.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{modules} is not valid JSON: {e}") from None
+    return [m for m in entries if isinstance(m, dict)] if isinstance(entries, list) else []
+
+
+def _pooling_dir(folder: Path) -> Path | None:
+    for m in _modules(folder) or []:
+        if str(m.get("type", "")).endswith("Pooling"):
+            return folder / str(m.get("path", "1_Pooling"))
     return folder / "1_Pooling" if (folder / "1_Pooling").is_dir() else None
+
+
+def read_normalize(folder: str | Path) -> bool:
+    """Whether the folder's sentence-transformers pipeline ends its vectors with a Normalize module (unit
+    length), as all-MiniLM-L6-v2's does; False for folders without modules.json."""
+    return any(str(m.get("type", "")).endswith("Normalize") for m in _modules(Path(folder)) or [])
+
+
+def copy_st_files(src: str | Path, dst: str | Path) -> bool:
+    """Copy the sentence-transformers files of `src` (modules.json, each module's folder such as 1_Pooling and
+    2_Normalize, sentence_bert_config.json) into `dst`, so a re-saved checkpoint pools and normalizes as
+    before. False (nothing copied) when `src` has no modules.json."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    modules = _modules(src)
+    if modules is None:
+        return False
+    for name in ST_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+    for m in modules:
+        sub = str(m.get("path", ""))
+        if sub and (src / sub).is_dir() and not Path(sub).is_absolute() and ".." not in Path(sub).parts:
+            shutil.copytree(src / sub, dst / sub, dirs_exist_ok=True)
+    return True
 
 
 def read_pooling(folder: str | Path, default: str = "mean") -> str:

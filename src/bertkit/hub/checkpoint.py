@@ -20,6 +20,8 @@ from bertkit.models.family import Family, get_family, resolve_architecture
 from bertkit.models.model import Model
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
+                   "tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "added_tokens.json")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -176,6 +178,7 @@ def from_pretrained(path: str | Path | None = None, task: str | None = None, num
              "train before use")
     if dtype is not None:
         model = model.to(dtype)
+    model.pretrained_path = path  # where its tokenizer lives: save_pretrained writes it along when given none
     return model.eval()
 
 
@@ -189,8 +192,10 @@ def hf_config(model: Model) -> dict[str, Any]:
 def save_pretrained(model: Model, path: str | Path, tokenizer: Any | None = None) -> Path:
     """Write `model` as a Hugging Face folder (config.json + model.safetensors) that transformers loads.
 
-    Written to a temporary folder first and renamed, so an interruption never leaves a half-written
-    checkpoint where a good one was.
+    With `tokenizer` (a bertkit Tokenizer) its files are written too; without one, a model loaded by
+    from_pretrained brings its folder's tokenizer files along. Either way the folder loads as a unit in
+    bertkit and in transformers (AutoModel and AutoTokenizer). Written to a temporary folder first and renamed,
+    so an interruption never leaves a half-written checkpoint where a good one was.
     """
     from safetensors.torch import save_file
 
@@ -206,11 +211,18 @@ def save_pretrained(model: Model, path: str | Path, tokenizer: Any | None = None
         state[hf] = t.detach().contiguous().cpu()  # a table shared by several modules is written once
     if fam.state_to_hf is not None:
         state = fam.state_to_hf(state)
+    source = getattr(model, "pretrained_path", None)
+    source = Path(source) if source is not None and Path(source).is_dir() else None
+
     def fill(tmp: Path) -> None:
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(hf_config(model), indent=2, sort_keys=True) + "\n")
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
+        elif source is not None:
+            for name in TOKENIZER_FILES:
+                if (source / name).is_file():
+                    shutil.copy2(source / name, tmp / name)
         if path.exists():  # keep files we do not write (README, tokenizer, 1_Pooling ...) from the old folder
             for f in path.iterdir():
                 if not (tmp / f.name).exists() and f.name not in WEIGHT_FILES:

@@ -1,8 +1,10 @@
 """The embedding server (bert-as-service, chapter 9) as a FastAPI app on uvicorn.
 
-    POST /embed       {"texts": [...], "pooling": "mean", "normalize": false}
+    POST /embed       {"texts": [...] or "one text", "pooling": "mean", "normalize": true}
+                      (pooling and normalize default to the model's own: its 1_Pooling and Normalize modules)
                       -> {"embeddings": [[...]], "dim": D, "model": NAME}
     POST /similarity  {"a": [...], "b": [...], "pooling": "mean"} -> {"scores": [[cos(a_i, b_j)]], "model": NAME}
+                      (a single string in "texts", "a" or "b" counts as a list of one: the rows stay a list)
     GET  /health      -> {"status": "ok", "model", "dim", "pooling", "batching", "batches", "requests"}
 
 Every error is JSON {"error": message, "status": code}: 413 for too many texts, too long a text or too
@@ -52,11 +54,14 @@ def _error(status: int, message: str) -> Response:
 
 
 def _texts(body: dict, key: str, cfg: ServeConfig) -> list[str]:
+    """The texts of field `key`: a list of strings, or one string (answered as a list of one)."""
     if key not in body:
-        raise ApiError(422, f"missing field {key!r}: a list of strings")
+        raise ApiError(422, f"missing field {key!r}: a string or a list of strings")
     texts = body[key]
+    if isinstance(texts, str):
+        texts = [texts]
     if not isinstance(texts, list):
-        raise ApiError(422, f"{key!r} must be a list of strings, got {type(texts).__name__}")
+        raise ApiError(422, f"{key!r} must be a string or a list of strings, got {type(texts).__name__}")
     if len(texts) > cfg.max_texts:
         raise ApiError(413, f"{len(texts)} texts in {key!r}; at most {cfg.max_texts} per request")
     for i, t in enumerate(texts):
@@ -67,7 +72,7 @@ def _texts(body: dict, key: str, cfg: ServeConfig) -> list[str]:
     return texts
 
 
-def _options(body: dict, allowed: set[str], default_pooling: str) -> tuple[str, bool]:
+def _options(body: dict, allowed: set[str], default_pooling: str, default_normalize: bool = False) -> tuple[str, bool]:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(422, f"unknown field(s) {unknown}; expected {sorted(allowed)}")
@@ -76,7 +81,9 @@ def _options(body: dict, allowed: set[str], default_pooling: str) -> tuple[str, 
         pooling = default_pooling
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ApiError(422, f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
-    normalize = body.get("normalize", False)
+    normalize = body.get("normalize", default_normalize)
+    if normalize is None:
+        normalize = default_normalize
     if not isinstance(normalize, bool):
         raise ApiError(422, f"normalize must be true or false, got {normalize!r}")
     return pooling, normalize
@@ -145,6 +152,7 @@ def create_app(encoder, config: ServeConfig | None = None) -> FastAPI:
     async def health():
         s = batcher.stats
         return _json({"status": "ok", "model": encoder.name, "dim": encoder.dim, "pooling": encoder.pooling,
+                      "normalize": encoder.normalize,
                       "batching": cfg.batching, "max_batch": cfg.max_batch, "max_wait_ms": cfg.max_wait_ms,
                       "batches": s.batches, "requests": s.requests, "texts": s.texts})
 
@@ -153,7 +161,8 @@ def create_app(encoder, config: ServeConfig | None = None) -> FastAPI:
         try:
             body = await read_body(request)
             texts = _texts(body, "texts", cfg)
-            pooling, normalize = _options(body, {"texts", "pooling", "normalize"}, encoder.pooling)
+            pooling, normalize = _options(body, {"texts", "pooling", "normalize"}, encoder.pooling,
+                                          encoder.normalize)
             vecs = await embed_texts(texts, pooling)
         except ApiError as e:
             return _error(e.status, e.message)

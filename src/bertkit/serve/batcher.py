@@ -118,8 +118,8 @@ class MicroBatcher:
     def _embed_group(self, pooling: str, group: list[_Job]) -> None:
         texts = [t for j in group for t in j.texts]
         try:
-            vecs = self.encoder.embed(texts, pooling=pooling, batch_size=max(len(texts), 1), show_progress=False,
-                                      precision=self.precision)
+            vecs = self.encoder.embed(texts, pooling=pooling, normalize=False, batch_size=max(len(texts), 1),
+                                      show_progress=False, precision=self.precision)
         except Exception as e:  # answer every waiting request with the error; the worker lives on
             for j in group:
                 j.loop.call_soon_threadsafe(_set_exception, j.future, e)

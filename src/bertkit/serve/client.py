@@ -71,17 +71,21 @@ class Client:
     def health(self) -> dict:
         return self.request("GET", "/health")
 
-    def embed(self, texts: Sequence[str], pooling: str | None = None, normalize: bool = False) -> np.ndarray:
-        """Texts -> float32 (N, D), computed by the server exactly as `TextEncoder.embed` would."""
-        payload: dict = {"texts": list(texts), "normalize": normalize}
+    def embed(self, texts: Sequence[str] | str, pooling: str | None = None, normalize: bool | None = None) -> np.ndarray:
+        """Texts -> float32 (N, D), computed by the server exactly as `TextEncoder.embed` would (pooling and
+        normalize None: the served model's own). One string gives one row, (1, D)."""
+        payload: dict = {"texts": [texts] if isinstance(texts, str) else list(texts)}
+        if normalize is not None:
+            payload["normalize"] = normalize
         if pooling is not None:
             payload["pooling"] = pooling
         data = self.request("POST", "/embed", payload)
         return np.asarray(data["embeddings"], dtype=np.float32).reshape(len(payload["texts"]), data["dim"])
 
-    def similarity(self, a: Sequence[str], b: Sequence[str], pooling: str | None = None) -> np.ndarray:
-        """Cosine similarity matrix (len(a), len(b)) as float64."""
-        payload: dict = {"a": list(a), "b": list(b)}
+    def similarity(self, a: Sequence[str] | str, b: Sequence[str] | str, pooling: str | None = None) -> np.ndarray:
+        """Cosine similarity matrix (len(a), len(b)) as float64 (one string counts as a list of one)."""
+        a, b = ([x] if isinstance(x, str) else list(x) for x in (a, b))
+        payload: dict = {"a": a, "b": b}
         if pooling is not None:
             payload["pooling"] = pooling
         return np.asarray(self.request("POST", "/similarity", payload)["scores"], dtype=np.float64).reshape(len(a), len(b))

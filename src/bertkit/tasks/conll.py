@@ -80,6 +80,36 @@ def write_conll(sents: Sequence[Sentence], predictions: Sequence[Sequence[str]],
     return path
 
 
+TAG_SCHEMES = ("iob1", "iob2")
+
+
+def tag_scheme(sentences: Sequence[Sequence[str]]) -> str:
+    """"iob1" when some entity of the tag lists starts with I- (CoNLL-2003's IOB1), else "iob2" (every entity
+    starts with B-; IOBES tags count as this too, as they are used unchanged)."""
+    return "iob1" if any(iob1_to_iob2(tags) != list(tags) for tags in sentences) else "iob2"
+
+
+def iob2_to_iob1(tags: Sequence[str]) -> list[str]:
+    """IOB2 -> IOB1: an entity starts with I-, and with B- only right after an entity of the same type (the
+    inverse of iob1_to_iob2 on IOB2 tags). Other tags (O, E-, S-) are unchanged."""
+    out = []
+    prev = "O"
+    for t in tags:
+        if t.startswith("B-") and not (prev[:2] in ("B-", "I-") and prev[2:] == t[2:]):
+            out.append("I-" + t[2:])
+        else:
+            out.append(t)
+        prev = t
+    return out
+
+
+def to_scheme(tags: Sequence[str], scheme: str) -> list[str]:
+    """IOB2 tags (as bertkit predicts them) in `scheme`: "iob2" unchanged, "iob1" converted."""
+    if scheme not in TAG_SCHEMES:
+        raise InputError(f"tag scheme must be one of {', '.join(TAG_SCHEMES)}, got {scheme!r}")
+    return iob2_to_iob1(tags) if scheme == "iob1" else list(tags)
+
+
 def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
     """IOB1 (an entity starts with I-, B- only between two adjacent entities of one type) -> IOB2 (every
     entity starts with B-). IOB2 input comes back unchanged, so it is safe to apply to either scheme."""

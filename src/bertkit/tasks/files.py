@@ -75,14 +75,20 @@ def read_task_file(task: str, path: str | Path, *, text_col: str | None = None, 
             {"text_col": tc, "text2_col": t2, "label_col": lc})
 
 
-def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """Predict every row of `src` with Predictor `pred` and write `dst` (default: src name + .pred):
+def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None,
+                 tag_scheme: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Predict every row of `src` with Predictor `pred` and write `dst` (default: SRC-NAME.pred.EXT in the
+    current directory, never beside a data file that may be read-only or shared):
     tables get the same rows and format with `prediction` and `score` columns added; CoNLL files get a
-    predicted-tag column; SQuAD JSON gives {question id: answer}. Returns (dst, report) where the report
-    counts rows, skipped rows and, when the file is labelled, the task metrics."""
+    predicted-tag column (in `tag_scheme`; None: the training file's); SQuAD JSON gives {question id: answer}.
+    Returns (dst, report) where the report counts rows, skipped rows and, when the file is labelled, the task
+    metrics."""
     src = Path(src)
     s = pred.settings
-    dst = Path(dst) if dst is not None else src.with_name(src.stem + ".pred" + src.suffix)
+    dst = Path(dst) if dst is not None else Path(src.stem + ".pred" + src.suffix)
+    if dst.resolve() == src.resolve():
+        raise InputError(f"the output {dst} is the input file; choose another output path")
+    scheme = pred.tag_scheme_for(tag_scheme) if pred.task == "ner" else None  # a bad scheme fails before any work
     if pred.task in ("ner", "qa"):
         data, _ = read_task_file(pred.task, src, labelled=False)
     else:
@@ -107,7 +113,7 @@ def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None) -> t
         dst.write_text(json.dumps({e.qid: r["answer"] for e, r in zip(data.inputs, results)}, indent=1,
                                   ensure_ascii=False) + "\n", encoding="utf-8")
     elif pred.task == "ner":
-        write_conll(data.source, [r["tags"] for r in results], dst)
+        write_conll(data.source, [r["tags"] for r in pred.in_scheme(results, scheme)], dst)
     else:
         table: Table = data.source
         rows = []

@@ -29,6 +29,7 @@ from bertkit.errors import InputError
 from bertkit.models.config import CLASSIFIER_POOLINGS
 from bertkit.tasks import classification as C
 from bertkit.tasks.batching import GroupedBatches, grouped_collate
+from bertkit.tasks.conll import tag_scheme
 from bertkit.tasks.files import TaskData, read_task_file, split_dev
 from bertkit.tasks.freezing import apply_freezing
 from bertkit.tasks.ner import encode_words
@@ -96,7 +97,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
-    IOB2 tags, trained and scored as IOB2), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
+    IOB2 tags, trained and scored as IOB2, predicted in the training file's scheme), SQuAD v1.1 JSON for qa. With `dev`, the model is scored after each
     epoch, the best epoch is kept and training stops after `patience` epochs without improvement.
     dev_split: instead of a dev file, hold out this fraction of `train` (seeded by `seed`; classes in
     proportion, whole articles for qa) as the dev set.
@@ -126,6 +127,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"pooling is for the classify, pair and regress tasks, not {task}")
     if not 0.0 < layer_lr_decay <= 1.0:
         raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     if dev is not None and dev_split is not None:
         raise InputError("give a dev file or dev_split (a fraction of train held out as dev), not both")
     if resume and out is None:
@@ -154,6 +157,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
         doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
         precision=resolve_precision(precision), base_model=str(model_dir))
+    if task == "ner":  # predictions come back in the training file's scheme: IOB1 in, IOB1 out
+        settings["tag_scheme"] = tag_scheme([[c[-1] for c in s.columns] for s in tr.source])
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
     train_dir = out_dir / "training"
     run = _fingerprint(task=task, train=train, dev=dev, model=model_dir, multi_label=multi_label, epochs=epochs,

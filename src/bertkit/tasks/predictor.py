@@ -115,15 +115,37 @@ class Predictor:
         return C.decode(scores, self.labels, kind, float(self._s("threshold", 0.5)), self._s("label_sep", ","))
 
     def predict(self, inputs: Sequence[Any] | str, pairs: Sequence[str] | str | None = None,
-                progress: bool = False) -> list[dict[str, Any]]:
-        """Predictions for a batch (a single string is a batch of one). See `encode` for the inputs per task."""
+                progress: bool = False, tag_scheme: str | None = None) -> list[dict[str, Any]]:
+        """Predictions for a batch (a single string is a batch of one). See `encode` for the inputs per task.
+
+        ner: tags in `tag_scheme` ("iob1" | "iob2"; None: the training file's, see `tag_scheme_for`)."""
         if isinstance(inputs, str):
             inputs = [inputs]
         if isinstance(pairs, str):
             pairs = [pairs]
         if pairs is not None and len(pairs) != len(inputs):
             raise InputError(f"got {len(inputs)} inputs but {len(pairs)} pairs")
-        return self.decode(self.encode(inputs, pairs), progress)
+        return self.in_scheme(self.decode(self.encode(inputs, pairs), progress), tag_scheme)
+
+    def tag_scheme_for(self, tag_scheme: str | None = None) -> str:
+        """The NER tag scheme predictions are given in: `tag_scheme` when given, else the training file's
+        (IOB1 in, IOB1 out; folders saved before bertkit recorded it: IOB2)."""
+        from bertkit.tasks.conll import TAG_SCHEMES
+
+        scheme = tag_scheme or self._s("tag_scheme", "iob2")
+        if scheme not in TAG_SCHEMES:
+            raise InputError(f"tag scheme must be one of {', '.join(TAG_SCHEMES)}, got {scheme!r}")
+        return scheme
+
+    def in_scheme(self, results: list[dict[str, Any]], tag_scheme: str | None = None) -> list[dict[str, Any]]:
+        """decode()'s NER results (IOB2, the scheme the model is trained and scored in) with their tags in
+        `tag_scheme_for(tag_scheme)`; other tasks' results unchanged."""
+        if self.task != "ner":
+            return results
+        from bertkit.tasks.conll import to_scheme
+
+        scheme = self.tag_scheme_for(tag_scheme)
+        return [{**r, "tags": to_scheme(r["tags"], scheme)} for r in results]
 
     # ---- scoring -----------------------------------------------------------------------------------------
     def score(self, enc: Encoded) -> dict[str, float]:
@@ -183,8 +205,10 @@ class Predictor:
         model = from_pretrained(path, task=MODEL_TASK[task], require_heads=True)
         return cls(task, model, Tokenizer.from_pretrained(path), settings)
 
-    def predict_file(self, src: str | Path, dst: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
-        """Predict a file (see tasks/files.py) and write the result; returns (output path, report)."""
+    def predict_file(self, src: str | Path, dst: str | Path | None = None,
+                     tag_scheme: str | None = None) -> tuple[Path, dict[str, Any]]:
+        """Predict a file (see tasks/files.py) and write the result (default: SRC-NAME.pred.EXT in the current
+        directory); returns (output path, report). ner: tags in `tag_scheme` (see `predict`)."""
         from bertkit.tasks.files import predict_file
 
-        return predict_file(self, src, dst)
+        return predict_file(self, src, dst, tag_scheme=tag_scheme)

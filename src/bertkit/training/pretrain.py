@@ -84,6 +84,18 @@ class PretrainSpec:
     progress: bool = True
 
 
+def default_packing(recipe: Recipe, objective: str) -> str:
+    """The example builder an objective takes when --packing is not given: NSP and SOP build sentence pairs;
+    any other objective keeps the recipe's builder unless that builds pairs (BERT's NSP, ALBERT's SOP), as
+    `--arch bert --objective mlm` needs no document boundaries: then RoBERTa's FULL-SENTENCES (SpanBERT's
+    single sequences for sbo)."""
+    if objective in ("nsp", "sop"):
+        return objective
+    if recipe.packing in ("nsp", "sop"):
+        return "single" if objective == "sbo" else "full"
+    return recipe.packing
+
+
 def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
     if spec.size in SIZES:
         sizes = dict(SIZES[spec.size])
@@ -227,7 +239,7 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     objective = spec.objective or recipe.objective
     if objective not in OBJECTIVES:
         raise InputError(f"unknown --objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
-    packing = spec.packing or {"nsp": "nsp", "sop": "sop"}.get(objective, recipe.packing)
+    packing = spec.packing or default_packing(recipe, objective)
     if objective in ("nsp", "sop") and packing != objective:
         raise InputError(f"objective {objective} needs --packing {objective}, got {packing}")
     masking = spec.masking or ("span" if objective == "sbo" else recipe.masking)

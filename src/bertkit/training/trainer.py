@@ -59,7 +59,8 @@ class TrainConfig:
     precision: str = "fp32"               # fp32 | bf16 (autocast) | auto (bf16 where the device multiplies it
                                           # natively: bertkit.hardware; explicit bf16 elsewhere warns, emulated)
     eval_every: int | None = None
-    eval_at_start: bool = False           # also evaluate before the first step (logged as step 0)
+    eval_at_start: bool = False           # also evaluate before the first step (logged as step 0; with
+                                          # best_metric the starting model is the first candidate for best)
     save_every: int | None = None
     log_every: int = 10
     keep_checkpoints: int = 2
@@ -145,6 +146,7 @@ class Trainer:
         self.max_steps = config.max_steps or max(1, math.ceil(config.epochs * self.per_epoch / config.grad_accum))
         self.schedule = LinearSchedule(self.optimizer, config.warmup_steps, self.max_steps)
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
+        self.best_step: int | None = None  # the step whose state out_dir/best holds (0: the starting model)
         self._stop_signal = False
 
     # ---- state -------------------------------------------------------------------------------------------
@@ -158,7 +160,8 @@ class Trainer:
             all_rng = [rng]
         return {"modules": self.joint.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(), "rng": all_rng, "step": self.step,
-                "micro": self.step * self.cfg.grad_accum, "best": self.best, "bad_evals": self.bad_evals,
+                "micro": self.step * self.cfg.grad_accum, "best": self.best, "best_step": self.best_step,
+                "bad_evals": self.bad_evals,
                 "world_size": self.dist.world_size, "config": {k: str(v) for k, v in asdict(self.cfg).items()}}
 
     def save_checkpoint(self) -> Path | None:
@@ -189,6 +192,7 @@ class Trainer:
         self.schedule.load_state_dict(st["schedule"])
         ck.set_rng_state(st["rng"][self.dist.rank])
         self.step, self.best, self.bad_evals = st["step"], st["best"], st["bad_evals"]
+        self.best_step = st.get("best_step")
         if self.dist.is_main:
             print(f"resumed from {last} at step {self.step}")
         return True
@@ -217,7 +221,7 @@ class Trainer:
         v = metrics[key]
         better = self.best is None or (v > self.best if self.cfg.greater_is_better else v < self.best)
         if better:
-            self.best, self.bad_evals = v, 0
+            self.best, self.best_step, self.bad_evals = v, self.step, 0
             if self.dist.is_main:
                 ck.write_atomic_dir(self.out_dir / "best", lambda t: self.save_fn(self.model, t))
         else:
@@ -291,6 +295,7 @@ class Trainer:
             if ev and log is not None:
                 log.write({"step": 0, **ev})
             metrics.update({"initial_" + k: v for k, v in ev.items()})
+            self._after_eval(ev)  # the starting model is the first candidate for out_dir/best
         t0 = t_start = t_trim = time.perf_counter()
         stopped_early = False
         try:
@@ -382,4 +387,5 @@ class Trainer:
         metrics.update(step=self.step, stopped_early=stopped_early, interrupted=self._stop_signal)
         if self.best is not None:
             metrics["best_" + str(self.cfg.best_metric)] = self.best
+            metrics["best_step"] = self.best_step
         return metrics
