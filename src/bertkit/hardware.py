@@ -8,9 +8,9 @@
 Why not just /proc/cpuinfo: torch and oneDNN can be capped below what the processor has (ATEN_CPU_CAPABILITY,
 ONEDNN_MAX_CPU_ISA, a build without oneDNN), and what counts is what the kernels will really run. So the flags
 say what the chip has, and torch's own checks (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`, which honours
-the oneDNN cap) say what its kernels may use. bf16 that is not native is emulated: correct, but measured 6-30x
-slower per matrix product than fp32 on AVX2 (benchmarks/hardware_probe.py), so `auto` never picks it there and an
-explicit bf16 warns once.
+the oneDNN cap) say what its kernels may use. bf16 that is not native is emulated: correct, but on an AVX2-capped
+EPYC one feed-forward product ran 5x and a training step 16x slower than fp32 (benchmarks/hardware_probe.py,
+docs/results.md), so `auto` never picks it there and an explicit bf16 warns.
 
 Tests fake a machine with `monkeypatch.setattr(hardware, "cpu", lambda: hardware.CPU(...))`: callers always go
 through `hardware.cpu()`, never a cached copy of its answer.
