@@ -175,3 +175,17 @@ def test_cli_embed_in_bf16_on_an_avx2_cpu_says_so_in_one_line_and_writes_the_vec
     lines = [ln for ln in err.splitlines() if "emulated" in ln]
     assert len(lines) == 1 and lines[0].startswith("bertkit: warning: bf16 is emulated on this machine (Fake CPU")
     assert "Traceback" not in err and np.load(tmp_path / "v.npy").shape == (2, 32)
+
+
+@pytest.mark.parametrize("argv", [
+    ["pretrain", "--arch", "bert", "--tokenizer", "t", "--corpus", "c", "--steps", "1", "--out", "o"],
+    ["finetune", "classify", "--train", "t.csv", "--out", "o"],
+    ["finetune-sbert", "--train", "t.tsv", "--objective", "mnrl", "--out", "o"],  # `finetune sbert`
+    ["distill-multilingual", "--src", "s.txt", "--tgt", "t.txt", "-o", "o"],
+])
+def test_every_training_command_defaults_to_auto_precision(argv):
+    from bertkit.cli.main import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.precision == "auto"
+    assert build_parser().parse_args([*argv, "--precision", "fp32"]).precision == "fp32"
