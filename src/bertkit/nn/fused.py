@@ -40,7 +40,8 @@ def _pack(w: torch.Tensor) -> torch.Tensor:
 
 
 def fusable(block: nn.Module) -> bool:
-    """True for a post-LN, non-causal self-attention block on CPU (fp32; bf16 where `packable`) with GELU, tanh-GELU or ReLU."""
+    """True for a post-LN, non-causal self-attention block on CPU (fp32; bf16 where `packable`) with GELU,
+    tanh-GELU or ReLU."""
     if not isinstance(block, Block) or block.pre_ln or block.cross is not None or block.attn.causal:
         return False
     a, f = block.attn, block.ff
