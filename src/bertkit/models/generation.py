@@ -103,7 +103,7 @@ def prepare(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
         raise InputError(f"generate needs the language-model head (task 'lm'), this model is {model.task!r}")
     cfg = model.config
     ids = ("eos_token_id", "pad_token_id", "forced_eos_token_id")
-    check_token_ids(cfg.vocab_size, **{k: given[k] for k in ids if k in given})
+    check_token_ids(getattr(model, "target_vocab_size", cfg.vocab_size), **{k: given[k] for k in ids if k in given})
     for k in ids:
         if k in given and given[k] is None:
             given[k] = getattr(cfg, k, None)

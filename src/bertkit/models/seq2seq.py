@@ -1,10 +1,12 @@
-"""An encoder-decoder (BART): a post-LN encoder, a causal post-LN decoder with cross-attention over the encoder
-output, token embeddings shared by both and by the LM head. Composed from the nn/ parts the encoders use;
-models/bart.py is the preset and the checkpoint map.
+"""An encoder-decoder (BART, and the original Transformer of "Attention is all you need" as Marian lays it out): a
+post-LN encoder, a causal post-LN decoder with cross-attention over the encoder output, token embeddings shared by
+both and by the LM head (or one table per side). Composed from the nn/ parts the encoders use; models/bart.py and
+models/marian.py are the presets and the checkpoint maps.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -34,34 +36,61 @@ def shift_right(ids: torch.Tensor, start_id: int, pad_id: int | None) -> torch.T
     return out
 
 
-class Seq2SeqBackbone(nn.Module):
-    """Shared token table; encoder: embeddings (positions from row `position_start`, LayerNorm) -> post-LN blocks;
-    decoder: the same embeddings of its own -> causal post-LN blocks with cross-attention."""
+@dataclass(frozen=True)
+class Seq2SeqLayout:
+    """What BART and the original Transformer (Marian) do differently around the same blocks.
 
-    def __init__(self, cfg: ModelConfig, position_start: int = 2) -> None:
+    position_start: position p reads table row p + position_start (BART: 2). sinusoidal: fixed positions in
+    that column layout (nn.embeddings.sinusoidal_table) instead of a learned table. embedding_norm: a LayerNorm on
+    the embeddings of both stacks (BART's layernorm_embedding; the Transformer has none)."""
+
+    position_start: int = 2
+    sinusoidal: str | None = None
+    embedding_norm: bool = True
+
+
+BART_LAYOUT = Seq2SeqLayout()
+TRANSFORMER_LAYOUT = Seq2SeqLayout(position_start=0, sinusoidal="halves", embedding_norm=False)
+
+
+class Seq2SeqBackbone(nn.Module):
+    """Token tables: one shared by encoder, decoder and LM head, or (cfg.decoder_vocab_size set) one for the source
+    and one for the target, which the LM head shares. Encoder: embeddings -> post-LN blocks; decoder: its own
+    embeddings -> causal post-LN blocks with cross-attention. Dropout as in transformers: once on each sublayer's
+    output (the feed-forward's inner activation dropout is 0)."""
+
+    def __init__(self, cfg: ModelConfig, layout: Seq2SeqLayout = BART_LAYOUT) -> None:
         super().__init__()
         H, eps = cfg.hidden_size, cfg.layer_norm_eps
         shared = nn.Embedding(cfg.vocab_size, H, padding_idx=cfg.pad_token_id)
+        target = shared if cfg.decoder_vocab_size is None else \
+            nn.Embedding(cfg.decoder_vocab_size, H, padding_idx=cfg.pad_token_id)
         scale = math.sqrt(H) if cfg.scale_embedding else 1.0
 
-        def embeddings() -> Embeddings:
-            return Embeddings(cfg.vocab_size, H, cfg.max_positions + position_start, type_vocab_size=0,
+        def embeddings(word: nn.Embedding) -> Embeddings:
+            return Embeddings(word.num_embeddings, H, cfg.max_positions + layout.position_start, type_vocab_size=0,
                               pad_id=cfg.pad_token_id, layer_norm_eps=eps, dropout=cfg.dropout,
-                              position_start=position_start, scale=scale, word=shared)
+                              sinusoidal=layout.sinusoidal is not None,
+                              sinusoidal_layout=layout.sinusoidal or "interleaved",
+                              position_start=layout.position_start, scale=scale, norm=layout.embedding_norm,
+                              word=word)
+
+        def block(heads: int, ffn: int, decoder: bool):
+            return make_block(H, heads, ffn, cfg.hidden_act, cfg.dropout, cfg.attention_dropout, eps,
+                              causal=decoder, cross=decoder, ff_dropout=0.0)
 
         dec_layers = cfg.decoder_layers or cfg.num_layers
-        self.encoder_embeddings = embeddings()
-        self.encoder = Stack([make_block(H, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act, cfg.dropout,
-                                         cfg.attention_dropout, eps) for _ in range(cfg.num_layers)])
-        self.decoder_embeddings = embeddings()
-        self.decoder = Stack([make_block(H, cfg.decoder_heads or cfg.num_heads,
-                                         cfg.decoder_intermediate_size or cfg.intermediate_size, cfg.hidden_act,
-                                         cfg.dropout, cfg.attention_dropout, eps, causal=True, cross=True)
+        self.encoder_embeddings = embeddings(shared)
+        self.encoder = Stack([block(cfg.num_heads, cfg.intermediate_size, False) for _ in range(cfg.num_layers)])
+        self.decoder_embeddings = embeddings(target)
+        self.decoder = Stack([block(cfg.decoder_heads or cfg.num_heads,
+                                    cfg.decoder_intermediate_size or cfg.intermediate_size, True)
                               for _ in range(dec_layers)])
 
 
 class Seq2SeqLM(nn.Module):
-    """BART (task "lm": BartForConditionalGeneration, tied LM head + final_logits_bias; "base": BartModel).
+    """BART (task "lm": BartForConditionalGeneration, tied LM head + final_logits_bias; "base": BartModel) and the
+    original Transformer (MarianMTModel / MarianModel), which differ only in `layout` and the config.
 
     forward(input_ids (B, S), attention_mask (B, S), decoder_input_ids (B, T) | None, ...) -> ModelOutput with
     logits (B, T, V), last_hidden_state (decoder, (B, T, C)), encoder_last_hidden_state (B, S, C) and, when
@@ -69,14 +98,19 @@ class Seq2SeqLM(nn.Module):
     (else input_ids) shifted right behind decoder_start_token_id, as in transformers.
     """
 
-    def __init__(self, cfg: ModelConfig, task: str = "lm") -> None:
+    def __init__(self, cfg: ModelConfig, task: str = "lm", layout: Seq2SeqLayout = BART_LAYOUT) -> None:
         super().__init__()
         if task not in SEQ2SEQ_TASKS:
             raise InputError(f"unknown task {task!r} for {cfg.family}; expected one of {SEQ2SEQ_TASKS}")
-        self.config, self.task, self.family = cfg, task, get_family(cfg.family)
-        self.backbone = Seq2SeqBackbone(cfg)
-        self.heads = nn.ModuleDict({"lm": TiedLMHead(cfg.vocab_size, bias=True)} if task == "lm" else {})
+        self.config, self.task, self.family, self.layout = cfg, task, get_family(cfg.family), layout
+        self.backbone = Seq2SeqBackbone(cfg, layout)
+        self.heads = nn.ModuleDict({"lm": TiedLMHead(self.target_vocab_size, bias=True)} if task == "lm" else {})
         init_weights(self)
+
+    @property
+    def target_vocab_size(self) -> int:
+        """The decoder's (and LM head's) vocabulary: the shared one unless the config gives decoder_vocab_size."""
+        return self.config.decoder_vocab_size or self.config.vocab_size
 
     @property
     def max_tokens(self) -> int:
@@ -84,7 +118,12 @@ class Seq2SeqLM(nn.Module):
         return self.backbone.encoder_embeddings.max_tokens
 
     def input_embeddings(self) -> nn.Embedding:
+        """The source token table (also the target's when the vocabulary is shared)."""
         return self.backbone.encoder_embeddings.word
+
+    def output_embeddings(self) -> nn.Embedding:
+        """The target token table: the decoder reads it and the LM head is tied to it."""
+        return self.backbone.decoder_embeddings.word
 
     def new_cache(self) -> DecoderCache:
         """An empty key/value cache for `decode(..., cache=)` (self- and cross-attention of every layer)."""
@@ -140,7 +179,7 @@ class Seq2SeqLM(nn.Module):
         out = ModelOutput(last_hidden_state=x, encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden,
                           decoder_hidden_states=dec_hidden, encoder_attentions=enc_attns, attentions=dec_attns)
         if "lm" in self.heads:
-            out.logits = self.heads["lm"](x, self.input_embeddings().weight)  # (B, T, V)
+            out.logits = self.heads["lm"](x, self.output_embeddings().weight)  # (B, T, V)
         return out
 
     @torch.no_grad()
@@ -188,7 +227,7 @@ class _Seq2SeqDecoding:
         self.seen = new if self.seen is None else torch.cat([self.seen, new], dim=1)
         ids = self.seen if self.cache is None else new  # no cache: recompute the whole sequence
         x = self.model.decode(ids, self.context, self.mask, cache=self.cache)[0][:, -1]  # (N, C)
-        return self.model.heads["lm"](x, self.model.input_embeddings().weight)
+        return self.model.heads["lm"](x, self.model.output_embeddings().weight)
 
     def reorder(self, index: torch.Tensor) -> None:
         self.seen = self.seen[index]
