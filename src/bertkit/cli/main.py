@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "serve_cmd",
     "finetune_sbert_cmd",
     "distill_multilingual_cmd",
+    "translation_cmd",
 ]
 
 

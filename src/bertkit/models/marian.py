@@ -40,6 +40,25 @@ def transformer_config(vocab_size: int, *, decoder_vocab_size: int | None = None
         decoder_start_token_id=pad_token_id if decoder_start_token_id is None else decoder_start_token_id)
 
 
+def init_transformer_weights(model: torch.nn.Module) -> None:
+    """The initialisation the Transformer trains from (tensor2tensor, fairseq): Xavier-uniform matrices, zero
+    biases, token vectors N(0, d^-0.5) so that after the sqrt(d) scaling they have unit variance, like the
+    sinusoids they are added to; the padding row stays zero. Draws from torch's global generator (seed it)."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    tables = {id(t): t for t in (model.input_embeddings(), model.output_embeddings())}.values()
+    for t in tables:
+        nn.init.normal_(t.weight, std=t.embedding_dim ** -0.5)
+        if t.padding_idx is not None:
+            with torch.no_grad():
+                t.weight[t.padding_idx].zero_()
+
+
 def _from_hf(d: dict[str, Any]) -> ModelConfig:
     if not d.get("tie_word_embeddings", True):
         raise CheckpointError("Marian config has tie_word_embeddings=False; bertkit supports only an LM head tied "
