@@ -6,6 +6,7 @@ models/marian.py are the presets and the checkpoint maps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -188,24 +189,28 @@ class Seq2SeqLM(nn.Module):
                  top_k: int | None = 50, top_p: float = 1.0, eos_token_id: int | None = None,
                  pad_token_id: int | None = None, generator: torch.Generator | None = None,
                  length_penalty: float = 1.0, early_stopping: bool | str = False,
-                 forced_eos_token_id: int | None = None, use_cache: bool = True) -> torch.Tensor:
+                 forced_eos_token_id: int | None = None, use_cache: bool = True, repetition_penalty: float = 1.0,
+                 no_repeat_ngram_size: int = 0, on_tokens: Callable[[torch.Tensor], None] | None = None
+                 ) -> torch.Tensor:
         """Generate a target for each source of input_ids (B, S): returns (B, 1 + generated) ids that start with
         decoder_start_token_id, as transformers returns them.
 
         attention_mask (B, S) marks source padding (None: none). eos, pad and forced-eos ids default to the
         config's; forced_eos_token_id (BART's config sets it) makes the last allowed new token that one. The
-        other settings are those of CausalLM.generate and mean what they mean in transformers.
+        other settings are those of CausalLM.generate and mean what they mean in transformers (the repetition
+        penalty and the n-gram ban look at the decoder's tokens, the start token included, not the source).
         """
         s = prepare(self, input_ids, attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
                     num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
                     eos_token_id=eos_token_id, pad_token_id=pad_token_id, forced_eos_token_id=forced_eos_token_id,
-                    length_penalty=length_penalty, early_stopping=early_stopping)
+                    length_penalty=length_penalty, early_stopping=early_stopping,
+                    repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size)
         self._check_length(input_ids.shape[1], "source")
         if 1 + max_new_tokens > self.max_tokens:
             raise InputError(f"max_new_tokens={max_new_tokens} and the start token need {1 + max_new_tokens} "
                              f"decoder positions; the model has {self.max_tokens}")
         dec = _Seq2SeqDecoding(self, input_ids, attention_mask, num_beams, use_cache)
-        return search(dec, s, generator)
+        return search(dec, s, generator, on_tokens)
 
 
 class _Seq2SeqDecoding:
@@ -220,6 +225,7 @@ class _Seq2SeqDecoding:
         self.mask = None if attention_mask is None else attention_mask.repeat_interleave(num_beams, dim=0)
         self.tokens = torch.full((self.context.shape[0], 1), model._start_id(), dtype=torch.long,
                                  device=input_ids.device)
+        self.prompt_padding = None  # the decoder's tokens start with the start token: no padding
         self.cache = model.new_cache() if use_cache else None
         self.seen: torch.Tensor | None = None  # (N, T) decoder tokens fed so far
 
