@@ -192,3 +192,10 @@ def test_translate_errors_are_one_line(trained, tmp_path, capsys):
                      d / "train.src")
     assert rc == 2 and "has 200 lines for 30 texts" in err
     assert Translator.load(d / "run" / "best").translate(["", "  "]) == ["", ""]
+
+
+def test_generate_streams_a_translation(trained, capsys):
+    d, src, _ = trained
+    want = Translator.load(d / "run" / "best").translate(src[:1], num_beams=1)[0]
+    rc, out, _ = run(capsys, "generate", d / "run" / "best", src[0], "--max-new-tokens", 30)
+    assert rc == 0 and out == want + "\n"

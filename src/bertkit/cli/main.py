@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "finetune_sbert_cmd",
     "distill_multilingual_cmd",
     "translation_cmd",
+    "generate_cmd",
 ]
 
 
