@@ -3,6 +3,7 @@ tokens (left-padded GPT-2 batches, rows ending at eos, BART's forced eos), sampl
 torch.Generator, the cache changes nothing, and bad settings are refused by name."""
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 
 import pytest
@@ -179,3 +180,80 @@ def test_bad_prompts_are_refused(gpt2, bart):
         seq2seq.generate(torch.full((1, 65), 7))
     with pytest.raises(InputError, match="64"):
         seq2seq.generate(torch.full((1, 5), 7), max_new_tokens=64)
+
+
+@pytest.mark.parametrize("num_beams,extra", [
+    (1, {"repetition_penalty": 1.8}), (1, {"no_repeat_ngram_size": 2}), (1, {"repetition_penalty": 0.7}),
+    (3, {"repetition_penalty": 1.5}), (3, {"no_repeat_ngram_size": 1}),
+    (2, {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3, "length_penalty": 0.6}),
+])
+def test_repetition_penalty_and_ngram_ban_match_transformers_on_gpt2(gpt2, num_beams, extra):
+    """Left-padded prompts: the penalty skips each row's padding, as transformers' does."""
+    ref, ours = gpt2
+    ids, mask = _prompts()
+    kw = dict(max_new_tokens=14, num_beams=num_beams, pad_token_id=1, **extra)
+    plain = ours.generate(ids, mask, max_new_tokens=14, num_beams=num_beams, pad_token_id=1)
+    expected = _hf(ref, ids, mask, **kw)
+    got = ours.generate(ids, mask, **kw)
+    assert torch.equal(got, expected), (got, expected)
+    assert not torch.equal(got, plain)  # the settings changed the output: the case was exercised
+    assert torch.equal(ours.generate(ids, mask, use_cache=False, **kw), got)
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+def test_repetition_penalty_and_ngram_ban_match_transformers_on_bart(bart, num_beams):
+    ref, ours = bart
+    ids, mask = _prompts()
+    ids, mask = ids.flip(1), mask.flip(1)
+    for extra in ({"repetition_penalty": 2.0}, {"no_repeat_ngram_size": 2}):
+        kw = dict(max_new_tokens=12, num_beams=num_beams, **extra)
+        expected = _hf(ref, ids, mask, **kw)
+        got = ours.generate(ids, mask, **kw)
+        assert torch.equal(got, expected), (extra, got, expected)
+
+
+def test_no_repeat_ngram_size_leaves_no_ngram_twice(gpt2):
+    _, ours = gpt2
+    ids, mask = _prompts()
+    out = ours.generate(ids, mask, max_new_tokens=30, no_repeat_ngram_size=2, pad_token_id=1)
+    for r in range(out.shape[0]):
+        row = out[r, int((mask[r] == 0).sum()):].tolist()  # transformers counts the padding too; it has no pairs
+        pairs = list(itertools.pairwise(row))
+        assert len(pairs) == len(set(pairs))
+    assert (ours.generate(ids, mask, max_new_tokens=30, pad_token_id=1)[:, 7:] != out[:, 7:]).any()
+
+
+def test_penalty_helpers_on_hand_made_scores():
+    from bertkit.models.generation import ban_repeated_ngrams, penalize_repeats
+
+    scores = torch.tensor([[2.0, -1.0, 0.5, 3.0]])
+    seqs = torch.tensor([[9, 0, 1, 0]])  # 9 is outside these scores' vocabulary: skipped
+    assert penalize_repeats(scores, seqs, 2.0).tolist() == [[1.0, -2.0, 0.5, 3.0]]
+    assert penalize_repeats(scores, seqs, 2.0, padding=torch.tensor([2])).tolist() == [[1.0, -2.0, 0.5, 3.0]]
+    assert penalize_repeats(scores, seqs, 2.0, padding=torch.tensor([3])).tolist() == [[1.0, -1.0, 0.5, 3.0]]
+    seqs = torch.tensor([[3, 1, 2, 3, 1]])  # after "... 1" the bigram (1, 2) would repeat: 2 is banned
+    assert ban_repeated_ngrams(scores, seqs, 2).isinf().tolist() == [[False, False, True, False]]
+    assert ban_repeated_ngrams(scores, seqs, 3).isinf().tolist() == [[False, False, True, False]]  # (3, 1, 2)
+    assert ban_repeated_ngrams(scores, seqs, 4).isinf().tolist() == [[False, False, False, False]]  # (2, 3, 1, ?)
+    assert ban_repeated_ngrams(scores, seqs, 1).isinf().tolist() == [[False, True, True, True]]
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"repetition_penalty": 0.0}, "repetition_penalty must be a number > 0"),
+    ({"no_repeat_ngram_size": -1}, "no_repeat_ngram_size must be an integer >= 0"),
+    ({"no_repeat_ngram_size": 1.5}, "no_repeat_ngram_size must be an integer >= 0"),
+    ({"num_beams": 2, "on_tokens": print}, "streaming tokens needs num_beams=1"),
+])
+def test_bad_repetition_settings_are_refused(gpt2, kw, match):
+    _, ours = gpt2
+    ids, mask = _prompts()
+    with pytest.raises(InputError, match=match):
+        ours.generate(ids, mask, **kw)
+
+
+def test_on_tokens_streams_each_steps_tokens(gpt2):
+    _, ours = gpt2
+    ids, mask = _prompts()
+    seen = []
+    out = ours.generate(ids, mask, max_new_tokens=6, on_tokens=lambda t: seen.append(t.tolist()))
+    assert torch.tensor(seen).T.tolist() == out[:, 7:].tolist()

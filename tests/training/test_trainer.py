@@ -14,7 +14,7 @@ from bertkit import from_pretrained
 from bertkit.errors import InputError
 from bertkit.models import Model
 from bertkit.objectives.mlm import MLMObjective
-from bertkit.training import LinearSchedule, TrainConfig, Trainer, param_groups
+from bertkit.training import LinearSchedule, NoamSchedule, TrainConfig, Trainer, param_groups
 from tests.training.tiny_run import collate, run, static_mlm_data, tiny_config
 
 
@@ -109,6 +109,48 @@ def test_linear_warmup_then_linear_decay():
     expected = [0, 0.25e-4, 0.5e-4, 0.75e-4, 1e-4, 5 / 6 * 1e-4, 4 / 6 * 1e-4, 3 / 6 * 1e-4, 2 / 6 * 1e-4, 1 / 6 * 1e-4]
     assert lrs == pytest.approx(expected)
     assert sch.get_last_lr()[0] == 0.0
+
+
+def test_noam_schedule_follows_the_papers_formula_from_update_one():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=2.0)  # lr: the scale of the formula
+    sch = NoamSchedule(opt, warmup_steps=4, d_model=64)
+    lrs = []
+    for _ in range(12):
+        lrs.append(sch.get_last_lr()[0])
+        sch.step()
+    expected = [2.0 * 64 ** -0.5 * min(n ** -0.5, n * 4 ** -1.5) for n in range(1, 13)]
+    assert lrs == pytest.approx(expected, rel=1e-12)
+    assert lrs[0] == pytest.approx(2.0 / 8 / 8)  # update 1: scale * d^-0.5 * warmup^-1.5
+    assert max(lrs) == lrs[3] == pytest.approx(2.0 / (64 * 4) ** 0.5)  # the peak, at update `warmup`
+    assert lrs[8] == pytest.approx(2.0 / 8 / 3)  # update 9 after the peak: scale * d^-0.5 / sqrt(9)
+    again = NoamSchedule(torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=2.0), 1, 1)
+    again.load_state_dict(sch.state_dict())  # resumption restores warm-up, width and position
+    assert again.get_last_lr()[0] == pytest.approx(2.0 * 64 ** -0.5 * 13 ** -0.5)
+
+
+def test_trainer_runs_the_noam_schedule(tmp_path):
+    run(tmp_path, max_steps=6, lr=1.0, schedule="noam", schedule_d_model=32)
+    lrs = [json.loads(x)["lr"] for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([32 ** -0.5 * min(n ** -0.5, n * 2 ** -1.5) for n in range(1, 7)])  # warm-up 2
+    with pytest.raises(InputError, match="noam schedule needs d_model"):
+        run(tmp_path / "x", max_steps=2, schedule="noam")
+    with pytest.raises(InputError, match="schedule must be one of linear, noam, got 'cosine'"):
+        TrainConfig(max_steps=1, schedule="cosine").validate()
+
+
+def test_time_budget_stops_evaluates_saves_and_resumes(tmp_path):
+    """max_time_s ends the run after the step that passes it, as if that step were the last (final evaluation and
+    model), and leaves a checkpoint from which the same run continues to max_steps."""
+    model = run(tmp_path, max_steps=20, delay=0.05, max_time_s=0.3)
+    recs = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    done = max(r["step"] for r in recs)
+    assert 2 <= done < 20
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [f"step_{done:06d}"]
+    _same_weights(model, from_pretrained(tmp_path))
+    resumed = run(tmp_path, max_steps=20, resume=True)
+    _same_weights(run(tmp_path / "full", max_steps=20), resumed, atol=1e-6)
+    with pytest.raises(InputError, match="max_time_s must be > 0"):
+        TrainConfig(max_steps=1, max_time_s=0).validate()
 
 
 def test_fit_learns_logs_and_writes_loadable_model(tmp_path):

@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "serve_cmd",
     "finetune_sbert_cmd",
     "distill_multilingual_cmd",
+    "translation_cmd",
+    "generate_cmd",
 ]
 
 

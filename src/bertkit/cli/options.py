@@ -60,6 +60,13 @@ unit_float = _bounded(float, 0, 1, name="unit_float")
 """A number in [0, 1]: a ratio where both ends make sense (a warm-up ratio)."""
 decay = _bounded(float, 0, 1, low_open=True, name="decay")
 """A number in (0, 1]: a factor where 1 means unchanged (layer-wise learning-rate decay, a size fraction)."""
+
+
+def real(text: str) -> float:
+    """Any finite number: a length penalty (negative favours short outputs)."""
+    return float(_number(float, text))
+
+
 port = _bounded(int, 0, 65535, name="port")
 """A TCP port, 0..65535 (0: any free port)."""
 

@@ -124,11 +124,14 @@ def load_state(model: Model, state: dict[str, torch.Tensor], source: str = "chec
     if fam.state_from_hf is not None:  # another layout in the file (GPT-2's Conv1D): to the key map's
         state = fam.state_from_hf(state)
     own = model.state_dict()
+    # fixed tables the model computes itself (sinusoidal positions): a checkpoint may leave them out
+    computed = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
     new_state, missing = {}, []
     for ours, hf in key_map(model).items():
         found = next((c for c in _candidates(hf, fam) if c in state), None)
         if found is None:
-            missing.append(ours)
+            if ours not in computed:
+                missing.append(ours)
             continue
         t = state[found]
         if tuple(t.shape) != tuple(own[ours].shape):

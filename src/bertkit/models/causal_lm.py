@@ -4,6 +4,8 @@ Composed from the same nn/ parts as the encoders; models/gpt2.py is the preset a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -86,22 +88,27 @@ class CausalLM(nn.Module):
                  top_k: int | None = 50, top_p: float = 1.0, eos_token_id: int | None = None,
                  pad_token_id: int | None = None, generator: torch.Generator | None = None,
                  length_penalty: float = 1.0, early_stopping: bool | str = False,
-                 use_cache: bool = True) -> torch.Tensor:
+                 use_cache: bool = True, repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
+                 on_tokens: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
         """Continue each prompt of input_ids (B, T): returns (B, T + generated) ids, prompt included.
 
         Left-pad batches of prompts of different lengths (attention_mask 0 on the padding; None: no padding).
         eos_token_id / pad_token_id default to the config's; rows that end early are filled with the pad id (else
         eos). Greedy by default; do_sample=True draws with `generator` after temperature, top_k, top_p; num_beams
-        > 1 runs beam search. The settings mean what they mean in transformers' generate.
+        > 1 runs beam search. repetition_penalty (> 1 discourages tokens already in the sequence, prompt included)
+        and no_repeat_ngram_size (no n-gram twice) too. The settings mean what they mean in transformers' generate.
+        on_tokens (greedy and sampling): called with each step's (B,) new tokens, for streaming them.
         """
         s = prepare(self, input_ids, attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
                     num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
                     eos_token_id=eos_token_id, pad_token_id=pad_token_id, length_penalty=length_penalty,
-                    early_stopping=early_stopping)
+                    early_stopping=early_stopping, repetition_penalty=repetition_penalty,
+                    no_repeat_ngram_size=no_repeat_ngram_size)
         if input_ids.shape[1] + max_new_tokens > self.max_tokens:
             raise InputError(f"a prompt of {input_ids.shape[1]} tokens and max_new_tokens={max_new_tokens} need "
                              f"{input_ids.shape[1] + max_new_tokens} positions; the model has {self.max_tokens}")
-        return search(_CausalDecoding(self, input_ids, attention_mask, num_beams, use_cache), s, generator)
+        return search(_CausalDecoding(self, input_ids, attention_mask, num_beams, use_cache), s, generator,
+                      on_tokens)
 
 
 class _CausalDecoding:
@@ -113,6 +120,7 @@ class _CausalDecoding:
         self.tokens = input_ids.repeat_interleave(num_beams, dim=0)  # (N, T0), N = B * beams
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         self.mask = mask.to(input_ids.device).long().repeat_interleave(num_beams, dim=0)
+        self.prompt_padding = (self.mask != 0).int().argmax(dim=1)  # (N,) leading pad positions of each row
         self.cache = model.new_cache() if use_cache else None
         self.seen: torch.Tensor | None = None  # (N, T) every token fed so far
 

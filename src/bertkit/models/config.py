@@ -16,7 +16,7 @@ class ModelConfig:
     For BART the encoder sizes are the plain fields and the decoder's the `decoder_*` ones; GPT-2's decoder
     uses the plain fields."""
 
-    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert | gpt2 | bart
+    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert | gpt2 | bart | marian
     vocab_size: int = 30522
     hidden_size: int = 768
     num_layers: int = 12
@@ -41,6 +41,7 @@ class ModelConfig:
     decoder_layers: int | None = None    # encoder-decoder (BART): the decoder's sizes
     decoder_heads: int | None = None
     decoder_intermediate_size: int | None = None
+    decoder_vocab_size: int | None = None  # encoder-decoder with separate vocabularies: the target's (None: shared)
     scale_embedding: bool = False        # BART: token vectors times sqrt(hidden_size)
     bos_token_id: int | None = None      # generation (GPT-2, BART)
     eos_token_id: int | None = None

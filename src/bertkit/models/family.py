@@ -77,7 +77,7 @@ def register(f: Family) -> Family:
 
 
 def get_family(name: str) -> Family:
-    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, roberta  # noqa: F401  (registration)
+    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, marian, roberta  # noqa: F401  (registration)
 
     try:
         return FAMILIES[name]

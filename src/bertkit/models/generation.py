@@ -8,6 +8,7 @@ same settings give the same tokens; tests/models/test_generation.py checks that 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,7 @@ _NEG = -1.0e9  # a finite "impossible" score, as transformers' beam search uses
 
 class Decoding(Protocol):
     tokens: torch.Tensor  # (N, T0): what the output starts from (GPT-2: the prompt; BART: the start token)
+    prompt_padding: torch.Tensor | None  # (N,) left-padding positions of each row, None: none (repetition penalty)
 
     def logits(self, new: torch.Tensor) -> torch.Tensor:
         """new: (N, t) tokens after those already fed -> (N, V) logits for the token after them."""
@@ -44,6 +46,8 @@ class GenerationSettings:
     forced_eos_token_id: int | None = None  # BART: the last new token is forced to be this one
     length_penalty: float = 1.0      # beam scores are sum(log p) / generated_length ** length_penalty
     early_stopping: bool | str = False  # beam search: True, False (heuristic) or "never", as in transformers
+    repetition_penalty: float = 1.0  # > 1: the scores of tokens already in the sequence shrink (CTRL, Keskar 2019)
+    no_repeat_ngram_size: int = 0    # > 0: no n-gram of this size occurs twice in the sequence
 
     def check(self) -> None:
         """Raise InputError naming any value out of range."""
@@ -63,6 +67,13 @@ class GenerationSettings:
             raise InputError(f"top_p must be in (0, 1], got {self.top_p!r}")
         if self.early_stopping not in EARLY_STOPPING or not isinstance(self.early_stopping, (bool, str)):
             raise InputError(f"early_stopping must be True, False or 'never', got {self.early_stopping!r}")
+        if isinstance(self.repetition_penalty, bool) or not isinstance(self.repetition_penalty, (int, float)) \
+                or not self.repetition_penalty > 0:
+            raise InputError(f"repetition_penalty must be a number > 0 (1: none), got {self.repetition_penalty!r}")
+        if isinstance(self.no_repeat_ngram_size, bool) or not isinstance(self.no_repeat_ngram_size, int) \
+                or self.no_repeat_ngram_size < 0:
+            raise InputError(f"no_repeat_ngram_size must be an integer >= 0 (0: none), got "
+                             f"{self.no_repeat_ngram_size!r}")
 
     @property
     def fill(self) -> int | None:
@@ -103,7 +114,7 @@ def prepare(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
         raise InputError(f"generate needs the language-model head (task 'lm'), this model is {model.task!r}")
     cfg = model.config
     ids = ("eos_token_id", "pad_token_id", "forced_eos_token_id")
-    check_token_ids(cfg.vocab_size, **{k: given[k] for k in ids if k in given})
+    check_token_ids(getattr(model, "target_vocab_size", cfg.vocab_size), **{k: given[k] for k in ids if k in given})
     for k in ids:
         if k in given and given[k] is None:
             given[k] = getattr(cfg, k, None)
@@ -113,10 +124,47 @@ def prepare(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
     return s
 
 
-def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool) -> torch.Tensor:
-    """(N, V) float scores -> scores after forced EOS and, when sampling, temperature, top-k and top-p.
+def penalize_repeats(scores: torch.Tensor, seqs: torch.Tensor, penalty: float,
+                     padding: torch.Tensor | None = None) -> torch.Tensor:
+    """CTRL's repetition penalty: the (N, V) score of every token that occurs in its row of seqs (N, T) is divided
+    by `penalty` where positive and multiplied by it where negative, so it falls for penalty > 1 either way.
+    padding (N,): leading positions of each row not counted (a left-padded prompt's padding). Ids outside the
+    scores' vocabulary are never scored, so they are skipped."""
+    n, vocab = scores.shape
+    ids = seqs.clamp(max=vocab)  # column `vocab` is a spare one, dropped at the end
+    if padding is not None:
+        ids = ids.masked_fill(torch.arange(seqs.shape[1], device=seqs.device)[None, :] < padding[:, None], vocab)
+    wide = torch.cat([scores, scores.new_zeros(n, 1)], dim=1)
+    seen = wide.gather(1, ids)
+    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+    return wide.scatter(1, ids, seen)[:, :vocab]
+
+
+def ban_repeated_ngrams(scores: torch.Tensor, seqs: torch.Tensor, size: int) -> torch.Tensor:
+    """-inf for every token that would complete, after the last size - 1 tokens of its row of seqs (N, T), an
+    n-gram of `size` tokens the row already holds. (N, V) -> (N, V)."""
+    n, t = seqs.shape
+    if t < size:
+        return scores
+    tail = seqs[:, t - size + 1:]  # (N, size - 1): what the next token would extend
+    grams = seqs.unfold(1, size, 1)  # (N, t - size + 1, size): every n-gram so far
+    repeat = (grams[:, :, :-1] == tail[:, None, :]).all(-1)  # (N, t - size + 1): n-grams that start like the tail
+    vocab = scores.shape[-1]
+    nxt = torch.where(repeat, grams[:, :, -1].clamp(max=vocab), vocab)  # the token that would repeat them
+    banned = torch.zeros(n, vocab + 1, dtype=torch.bool, device=scores.device).scatter_(1, nxt, True)
+    return scores.masked_fill(banned[:, :vocab], float("-inf"))
+
+
+def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool, seqs: torch.Tensor | None = None,
+                   padding: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, V) float scores -> scores after the repetition penalty and the n-gram ban (both need seqs (N, T), the
+    tokens so far; padding (N,), see penalize_repeats), forced EOS and, when sampling, temperature, top-k and top-p.
 
     The same processors, in the same order, as transformers applies for these settings."""
+    if s.repetition_penalty != 1.0 and seqs is not None:
+        scores = penalize_repeats(scores, seqs, s.repetition_penalty, padding)
+    if s.no_repeat_ngram_size and seqs is not None:
+        scores = ban_repeated_ngrams(scores, seqs, s.no_repeat_ngram_size)
     if s.forced_eos_token_id is not None and last:
         scores = torch.full_like(scores, float("-inf"))
         scores[:, s.forced_eos_token_id] = 0.0
@@ -137,20 +185,27 @@ def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool) -> t
     return scores
 
 
-def search(dec: Decoding, s: GenerationSettings, generator: torch.Generator | None = None) -> torch.Tensor:
+def search(dec: Decoding, s: GenerationSettings, generator: torch.Generator | None = None,
+           on_tokens: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     """Run the search over `dec`; returns (B, T0 + generated) ids, the best beam of each row.
 
-    Rows that end early (eos) are filled with `s.fill`; generation stops when every row has ended."""
+    Rows that end early (eos) are filled with `s.fill`; generation stops when every row has ended. on_tokens
+    (greedy and sampling only): called after each step with that step's (B,) new tokens, for streaming."""
     if s.num_beams > 1:
+        if on_tokens is not None:
+            raise InputError("streaming tokens needs num_beams=1: beam search knows its output only at the end")
         return _beam_search(dec, s)
-    return _greedy_or_sample(dec, s, generator)
+    return _greedy_or_sample(dec, s, generator, on_tokens)
 
 
-def _greedy_or_sample(dec: Decoding, s: GenerationSettings, generator: torch.Generator | None) -> torch.Tensor:
+def _greedy_or_sample(dec: Decoding, s: GenerationSettings, generator: torch.Generator | None,
+                      on_tokens: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     seqs = new = dec.tokens  # (N, T)
+    padding = getattr(dec, "prompt_padding", None)
     running = torch.ones(seqs.shape[0], dtype=torch.bool, device=seqs.device)
     for step in range(s.max_new_tokens):
-        scores = process_scores(dec.logits(new).float(), s, last=step == s.max_new_tokens - 1)  # (N, V)
+        scores = process_scores(dec.logits(new).float(), s, last=step == s.max_new_tokens - 1, seqs=seqs,
+                                padding=padding)  # (N, V)
         if s.do_sample:
             nxt = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
         else:
@@ -160,6 +215,8 @@ def _greedy_or_sample(dec: Decoding, s: GenerationSettings, generator: torch.Gen
             running &= nxt != s.eos_token_id
         new = nxt[:, None]
         seqs = torch.cat([seqs, new], dim=1)
+        if on_tokens is not None:
+            on_tokens(nxt)
         if not running.any():
             break
     return seqs
@@ -190,10 +247,12 @@ def _beam_search(dec: Decoding, s: GenerationSettings) -> torch.Tensor:
     fin_len = torch.zeros(b, nb, dtype=torch.long, device=device)  # generated tokens of each hypothesis
     improvable = torch.ones(b, 1, dtype=torch.bool, device=device)
     top_nb = torch.arange(2 * nb, device=device) < nb
+    padding = getattr(dec, "prompt_padding", None)  # the same for the beams of a row: reordering keeps it
     new = prompt
     for step in range(s.max_new_tokens):
         logp = torch.log_softmax(dec.logits(new).float(), dim=-1)
-        logp = process_scores(logp, s, last=step == s.max_new_tokens - 1)  # (B * nb, V)
+        logp = process_scores(logp, s, last=step == s.max_new_tokens - 1, seqs=run_seqs.reshape(b * nb, -1),
+                              padding=padding)  # (B * nb, V)
         vocab = logp.shape[-1]
         total = (logp.view(b, nb, vocab) + run_scores[..., None]).view(b, nb * vocab)
         cand_scores, cand = torch.topk(total, 2 * nb)  # (B, 2nb)

@@ -1,10 +1,13 @@
-"""An encoder-decoder (BART): a post-LN encoder, a causal post-LN decoder with cross-attention over the encoder
-output, token embeddings shared by both and by the LM head. Composed from the nn/ parts the encoders use;
-models/bart.py is the preset and the checkpoint map.
+"""An encoder-decoder (BART, and the original Transformer of "Attention is all you need" as Marian lays it out): a
+post-LN encoder, a causal post-LN decoder with cross-attention over the encoder output, token embeddings shared by
+both and by the LM head (or one table per side). Composed from the nn/ parts the encoders use; models/bart.py and
+models/marian.py are the presets and the checkpoint maps.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -34,34 +37,61 @@ def shift_right(ids: torch.Tensor, start_id: int, pad_id: int | None) -> torch.T
     return out
 
 
-class Seq2SeqBackbone(nn.Module):
-    """Shared token table; encoder: embeddings (positions from row `position_start`, LayerNorm) -> post-LN blocks;
-    decoder: the same embeddings of its own -> causal post-LN blocks with cross-attention."""
+@dataclass(frozen=True)
+class Seq2SeqLayout:
+    """What BART and the original Transformer (Marian) do differently around the same blocks.
 
-    def __init__(self, cfg: ModelConfig, position_start: int = 2) -> None:
+    position_start: position p reads table row p + position_start (BART: 2). sinusoidal: fixed positions in
+    that column layout (nn.embeddings.sinusoidal_table) instead of a learned table. embedding_norm: a LayerNorm on
+    the embeddings of both stacks (BART's layernorm_embedding; the Transformer has none)."""
+
+    position_start: int = 2
+    sinusoidal: str | None = None
+    embedding_norm: bool = True
+
+
+BART_LAYOUT = Seq2SeqLayout()
+TRANSFORMER_LAYOUT = Seq2SeqLayout(position_start=0, sinusoidal="halves", embedding_norm=False)
+
+
+class Seq2SeqBackbone(nn.Module):
+    """Token tables: one shared by encoder, decoder and LM head, or (cfg.decoder_vocab_size set) one for the source
+    and one for the target, which the LM head shares. Encoder: embeddings -> post-LN blocks; decoder: its own
+    embeddings -> causal post-LN blocks with cross-attention. Dropout as in transformers: once on each sublayer's
+    output (the feed-forward's inner activation dropout is 0)."""
+
+    def __init__(self, cfg: ModelConfig, layout: Seq2SeqLayout = BART_LAYOUT) -> None:
         super().__init__()
         H, eps = cfg.hidden_size, cfg.layer_norm_eps
         shared = nn.Embedding(cfg.vocab_size, H, padding_idx=cfg.pad_token_id)
+        target = shared if cfg.decoder_vocab_size is None else \
+            nn.Embedding(cfg.decoder_vocab_size, H, padding_idx=cfg.pad_token_id)
         scale = math.sqrt(H) if cfg.scale_embedding else 1.0
 
-        def embeddings() -> Embeddings:
-            return Embeddings(cfg.vocab_size, H, cfg.max_positions + position_start, type_vocab_size=0,
+        def embeddings(word: nn.Embedding) -> Embeddings:
+            return Embeddings(word.num_embeddings, H, cfg.max_positions + layout.position_start, type_vocab_size=0,
                               pad_id=cfg.pad_token_id, layer_norm_eps=eps, dropout=cfg.dropout,
-                              position_start=position_start, scale=scale, word=shared)
+                              sinusoidal=layout.sinusoidal is not None,
+                              sinusoidal_layout=layout.sinusoidal or "interleaved",
+                              position_start=layout.position_start, scale=scale, norm=layout.embedding_norm,
+                              word=word)
+
+        def block(heads: int, ffn: int, decoder: bool):
+            return make_block(H, heads, ffn, cfg.hidden_act, cfg.dropout, cfg.attention_dropout, eps,
+                              causal=decoder, cross=decoder, ff_dropout=0.0)
 
         dec_layers = cfg.decoder_layers or cfg.num_layers
-        self.encoder_embeddings = embeddings()
-        self.encoder = Stack([make_block(H, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act, cfg.dropout,
-                                         cfg.attention_dropout, eps) for _ in range(cfg.num_layers)])
-        self.decoder_embeddings = embeddings()
-        self.decoder = Stack([make_block(H, cfg.decoder_heads or cfg.num_heads,
-                                         cfg.decoder_intermediate_size or cfg.intermediate_size, cfg.hidden_act,
-                                         cfg.dropout, cfg.attention_dropout, eps, causal=True, cross=True)
+        self.encoder_embeddings = embeddings(shared)
+        self.encoder = Stack([block(cfg.num_heads, cfg.intermediate_size, False) for _ in range(cfg.num_layers)])
+        self.decoder_embeddings = embeddings(target)
+        self.decoder = Stack([block(cfg.decoder_heads or cfg.num_heads,
+                                    cfg.decoder_intermediate_size or cfg.intermediate_size, True)
                               for _ in range(dec_layers)])
 
 
 class Seq2SeqLM(nn.Module):
-    """BART (task "lm": BartForConditionalGeneration, tied LM head + final_logits_bias; "base": BartModel).
+    """BART (task "lm": BartForConditionalGeneration, tied LM head + final_logits_bias; "base": BartModel) and the
+    original Transformer (MarianMTModel / MarianModel), which differ only in `layout` and the config.
 
     forward(input_ids (B, S), attention_mask (B, S), decoder_input_ids (B, T) | None, ...) -> ModelOutput with
     logits (B, T, V), last_hidden_state (decoder, (B, T, C)), encoder_last_hidden_state (B, S, C) and, when
@@ -69,14 +99,19 @@ class Seq2SeqLM(nn.Module):
     (else input_ids) shifted right behind decoder_start_token_id, as in transformers.
     """
 
-    def __init__(self, cfg: ModelConfig, task: str = "lm") -> None:
+    def __init__(self, cfg: ModelConfig, task: str = "lm", layout: Seq2SeqLayout = BART_LAYOUT) -> None:
         super().__init__()
         if task not in SEQ2SEQ_TASKS:
             raise InputError(f"unknown task {task!r} for {cfg.family}; expected one of {SEQ2SEQ_TASKS}")
-        self.config, self.task, self.family = cfg, task, get_family(cfg.family)
-        self.backbone = Seq2SeqBackbone(cfg)
-        self.heads = nn.ModuleDict({"lm": TiedLMHead(cfg.vocab_size, bias=True)} if task == "lm" else {})
+        self.config, self.task, self.family, self.layout = cfg, task, get_family(cfg.family), layout
+        self.backbone = Seq2SeqBackbone(cfg, layout)
+        self.heads = nn.ModuleDict({"lm": TiedLMHead(self.target_vocab_size, bias=True)} if task == "lm" else {})
         init_weights(self)
+
+    @property
+    def target_vocab_size(self) -> int:
+        """The decoder's (and LM head's) vocabulary: the shared one unless the config gives decoder_vocab_size."""
+        return self.config.decoder_vocab_size or self.config.vocab_size
 
     @property
     def max_tokens(self) -> int:
@@ -84,7 +119,12 @@ class Seq2SeqLM(nn.Module):
         return self.backbone.encoder_embeddings.max_tokens
 
     def input_embeddings(self) -> nn.Embedding:
+        """The source token table (also the target's when the vocabulary is shared)."""
         return self.backbone.encoder_embeddings.word
+
+    def output_embeddings(self) -> nn.Embedding:
+        """The target token table: the decoder reads it and the LM head is tied to it."""
+        return self.backbone.decoder_embeddings.word
 
     def new_cache(self) -> DecoderCache:
         """An empty key/value cache for `decode(..., cache=)` (self- and cross-attention of every layer)."""
@@ -140,7 +180,7 @@ class Seq2SeqLM(nn.Module):
         out = ModelOutput(last_hidden_state=x, encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden,
                           decoder_hidden_states=dec_hidden, encoder_attentions=enc_attns, attentions=dec_attns)
         if "lm" in self.heads:
-            out.logits = self.heads["lm"](x, self.input_embeddings().weight)  # (B, T, V)
+            out.logits = self.heads["lm"](x, self.output_embeddings().weight)  # (B, T, V)
         return out
 
     @torch.no_grad()
@@ -149,24 +189,28 @@ class Seq2SeqLM(nn.Module):
                  top_k: int | None = 50, top_p: float = 1.0, eos_token_id: int | None = None,
                  pad_token_id: int | None = None, generator: torch.Generator | None = None,
                  length_penalty: float = 1.0, early_stopping: bool | str = False,
-                 forced_eos_token_id: int | None = None, use_cache: bool = True) -> torch.Tensor:
+                 forced_eos_token_id: int | None = None, use_cache: bool = True, repetition_penalty: float = 1.0,
+                 no_repeat_ngram_size: int = 0, on_tokens: Callable[[torch.Tensor], None] | None = None
+                 ) -> torch.Tensor:
         """Generate a target for each source of input_ids (B, S): returns (B, 1 + generated) ids that start with
         decoder_start_token_id, as transformers returns them.
 
         attention_mask (B, S) marks source padding (None: none). eos, pad and forced-eos ids default to the
         config's; forced_eos_token_id (BART's config sets it) makes the last allowed new token that one. The
-        other settings are those of CausalLM.generate and mean what they mean in transformers.
+        other settings are those of CausalLM.generate and mean what they mean in transformers (the repetition
+        penalty and the n-gram ban look at the decoder's tokens, the start token included, not the source).
         """
         s = prepare(self, input_ids, attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
                     num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
                     eos_token_id=eos_token_id, pad_token_id=pad_token_id, forced_eos_token_id=forced_eos_token_id,
-                    length_penalty=length_penalty, early_stopping=early_stopping)
+                    length_penalty=length_penalty, early_stopping=early_stopping,
+                    repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size)
         self._check_length(input_ids.shape[1], "source")
         if 1 + max_new_tokens > self.max_tokens:
             raise InputError(f"max_new_tokens={max_new_tokens} and the start token need {1 + max_new_tokens} "
                              f"decoder positions; the model has {self.max_tokens}")
         dec = _Seq2SeqDecoding(self, input_ids, attention_mask, num_beams, use_cache)
-        return search(dec, s, generator)
+        return search(dec, s, generator, on_tokens)
 
 
 class _Seq2SeqDecoding:
@@ -181,6 +225,7 @@ class _Seq2SeqDecoding:
         self.mask = None if attention_mask is None else attention_mask.repeat_interleave(num_beams, dim=0)
         self.tokens = torch.full((self.context.shape[0], 1), model._start_id(), dtype=torch.long,
                                  device=input_ids.device)
+        self.prompt_padding = None  # the decoder's tokens start with the start token: no padding
         self.cache = model.new_cache() if use_cache else None
         self.seen: torch.Tensor | None = None  # (N, T) decoder tokens fed so far
 
@@ -188,7 +233,7 @@ class _Seq2SeqDecoding:
         self.seen = new if self.seen is None else torch.cat([self.seen, new], dim=1)
         ids = self.seen if self.cache is None else new  # no cache: recompute the whole sequence
         x = self.model.decode(ids, self.context, self.mask, cache=self.cache)[0][:, -1]  # (N, C)
-        return self.model.heads["lm"](x, self.model.input_embeddings().weight)
+        return self.model.heads["lm"](x, self.model.output_embeddings().weight)
 
     def reorder(self, index: torch.Tensor) -> None:
         self.seen = self.seen[index]

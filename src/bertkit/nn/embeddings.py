@@ -7,14 +7,27 @@ import torch
 from torch import nn
 
 
-def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
-    """The Transformer's fixed encoding: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...)."""
-    pos = torch.arange(num_positions, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(num_positions, dim)
-    table[:, 0::2] = torch.sin(pos * div)
-    table[:, 1::2] = torch.cos(pos * div)[:, : dim // 2]
-    return table
+SINUSOIDAL_LAYOUTS = ("interleaved", "halves")
+
+
+def sinusoidal_table(num_positions: int, dim: int, layout: str = "interleaved") -> torch.Tensor:
+    """The Transformer's fixed encoding, angle(p, i) = p / 10000^(2i/d) for i < ceil(d/2), as (P, d).
+
+    "interleaved" (the paper, DistilBERT): PE[p, 2i] = sin(angle), PE[p, 2i+1] = cos(angle).
+    "halves" (Marian, fairseq, tensor2tensor): the sines in the first ceil(d/2) columns, the cosines after them.
+    The two hold the same numbers in another column order, so they are equally good; a checkpoint needs its own.
+    """
+    if layout not in SINUSOIDAL_LAYOUTS:
+        raise ValueError(f"unknown sinusoidal layout {layout!r}; expected one of {SINUSOIDAL_LAYOUTS}")
+    pos = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float64) * (-math.log(10000.0) / dim))
+    sin, cos = torch.sin(pos * div), torch.cos(pos * div)[:, : dim // 2]  # (P, ceil(d/2)), (P, floor(d/2))
+    table = torch.zeros(num_positions, dim, dtype=torch.float64)
+    if layout == "interleaved":
+        table[:, 0::2], table[:, 1::2] = sin, cos
+    else:
+        table[:, : sin.shape[1]], table[:, sin.shape[1]:] = sin, cos
+    return table.float()
 
 
 class Embeddings(nn.Module):
@@ -24,18 +37,20 @@ class Embeddings(nn.Module):
     count from pad_id + 1, so position ids depend on where the padding is, not only on the index.
     position_start skips the first rows of the table (BART: position p reads row p + 2). scale multiplies the
     token vectors (BART's scale_embedding: sqrt(d)); norm=False leaves out the LayerNorm (GPT-2). `word` passes
-    in a token table shared with another stack (BART's encoder and decoder).
+    in a token table shared with another stack (BART's encoder and decoder). sinusoidal=True fixes the position
+    table to `sinusoidal_table(..., sinusoidal_layout)` (not trained).
     """
 
     def __init__(self, vocab_size: int, dim: int, max_positions: int, type_vocab_size: int = 2,
                  pad_id: int | None = 0, layer_norm_eps: float = 1e-12, dropout: float = 0.0,
                  sinusoidal: bool = False, position_offset: bool = False, position_start: int = 0,
-                 scale: float = 1.0, norm: bool = True, word: nn.Embedding | None = None) -> None:
+                 scale: float = 1.0, norm: bool = True, word: nn.Embedding | None = None,
+                 sinusoidal_layout: str = "interleaved") -> None:
         super().__init__()
         self.word = word if word is not None else nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         self.position = nn.Embedding(max_positions, dim)
         if sinusoidal:
-            self.position.weight.data.copy_(sinusoidal_table(max_positions, dim))
+            self.position.weight.data.copy_(sinusoidal_table(max_positions, dim, sinusoidal_layout))
             self.position.weight.requires_grad_(False)
         self.segment = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
         self.norm = nn.LayerNorm(dim, eps=layer_norm_eps) if norm else nn.Identity()

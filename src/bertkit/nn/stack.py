@@ -13,9 +13,11 @@ from bertkit.nn.feedforward import FeedForward
 
 def make_block(dim: int, heads: int, ffn: int, act: str = "gelu", dropout: float = 0.0,
                attn_dropout: float = 0.0, eps: float = 1e-12, pre_ln: bool = False, causal: bool = False,
-               cross: bool = False) -> Block:
-    """Builder: the standard block from sizes."""
-    return Block(MultiHeadAttention(dim, heads, attn_dropout, causal=causal), FeedForward(dim, ffn, act, dropout),
+               cross: bool = False, ff_dropout: float | None = None) -> Block:
+    """Builder: the standard block from sizes. ff_dropout: the feed-forward's own dropout on its output, applied
+    before the block's (None: `dropout`, as the encoders have it; 0: the sublayer output is dropped once)."""
+    ff = FeedForward(dim, ffn, act, dropout if ff_dropout is None else ff_dropout)
+    return Block(MultiHeadAttention(dim, heads, attn_dropout, causal=causal), ff,
                  dim, eps, dropout, pre_ln,
                  cross=MultiHeadAttention(dim, heads, attn_dropout) if cross else None)
 

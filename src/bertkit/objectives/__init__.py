@@ -1,4 +1,5 @@
-"""Pretraining objectives: maskers (pure functions on ids) and losses (model outputs + batch -> named losses)."""
+"""Pretraining and sequence-to-sequence objectives: maskers (pure functions on ids) and losses (model outputs + batch
+-> named losses)."""
 from __future__ import annotations
 
 from bertkit.objectives.electra import ElectraObjective, build_electra_pair, electra_generator
@@ -7,7 +8,8 @@ from bertkit.objectives.masking import (MaskingConfig, Vocab, continuation_table
 from bertkit.objectives.mlm import MLMObjective
 from bertkit.objectives.sbo import SpanBertObjective, SpanBoundaryHead
 from bertkit.objectives.sentence import SentencePairObjective
+from bertkit.objectives.seq2seq import LabelSmoothedCrossEntropy, label_smoothed_nll
 
 __all__ = ["MaskingConfig", "Vocab", "continuation_table", "mask_tokens", "mask_whole_words", "mask_spans",
            "MLMObjective", "SentencePairObjective", "SpanBertObjective", "SpanBoundaryHead", "ElectraObjective",
-           "build_electra_pair", "electra_generator"]
+           "build_electra_pair", "electra_generator", "LabelSmoothedCrossEntropy", "label_smoothed_nll"]

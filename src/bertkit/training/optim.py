@@ -1,5 +1,5 @@
-"""AdamW with BERT's decay rule, optional layer-wise learning-rate decay, and the linear warm-up / linear
-decay schedule."""
+"""AdamW with BERT's decay rule, optional layer-wise learning-rate decay, and the schedules: linear warm-up / linear
+decay (BERT) and the Transformer's inverse square root warm-up (Noam)."""
 from __future__ import annotations
 
 import re
@@ -74,23 +74,19 @@ def build_optimizer(module: nn.Module, lr: float, weight_decay: float = 0.01, be
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, foreach=True)
 
 
-class LinearSchedule:
-    """lr(step) = peak * step / warmup during warm-up, then falls linearly to 0 at `total` steps.
+class _Schedule:
+    """lr of group g = g's initial lr * factor(optimizer steps taken so far). `step()` is called after each optimizer
+    step; `state_dict` makes resumption exact."""
 
-    `step()` is called after each optimizer step; `state_dict` makes resumption exact.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> None:
-        self.optimizer, self.warmup, self.total = optimizer, max(0, warmup_steps), max(1, total_steps)
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
         for g in optimizer.param_groups:
             g.setdefault("initial_lr", g["lr"])
         self.last_step = 0
         self._apply()
 
     def factor(self, step: int) -> float:
-        if step < self.warmup:
-            return step / self.warmup
-        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+        raise NotImplementedError
 
     def _apply(self) -> None:
         f = self.factor(self.last_step)
@@ -105,11 +101,72 @@ class LinearSchedule:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
+        return {"last_step": self.last_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_step = state["last_step"]
+        self._apply()
+
+
+class LinearSchedule(_Schedule):
+    """lr(step) = peak * step / warmup during warm-up, then falls linearly to 0 at `total` steps."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> None:
+        self.warmup, self.total = max(0, warmup_steps), max(1, total_steps)
+        super().__init__(optimizer)
+
+    def factor(self, step: int) -> float:
+        if step < self.warmup:
+            return step / self.warmup
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    def state_dict(self) -> dict:
         return {"last_step": self.last_step, "warmup": self.warmup, "total": self.total}
 
     def load_state_dict(self, state: dict) -> None:
-        self.last_step, self.warmup, self.total = state["last_step"], state["warmup"], state["total"]
-        self._apply()
+        self.warmup, self.total = state["warmup"], state["total"]
+        super().load_state_dict(state)
+
+
+class NoamSchedule(_Schedule):
+    """The Transformer's schedule (Vaswani et al. 2017, eq. 3): the n-th update (n = 1, 2, ...) runs at
+    lr * d_model^-0.5 * min(n^-0.5, n * warmup^-1.5): a linear rise for `warmup` updates, then a fall as 1/sqrt(n).
+    The peak, at n = warmup, is lr / sqrt(d_model * warmup); the paper's lr (the scale) is 1."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, d_model: int) -> None:
+        if warmup_steps < 1:
+            raise InputError(f"the noam schedule needs warmup_steps >= 1, got {warmup_steps}")
+        if d_model < 1:
+            raise InputError(f"the noam schedule needs d_model >= 1, got {d_model}")
+        self.warmup, self.d_model = warmup_steps, d_model
+        super().__init__(optimizer)
+
+    def factor(self, step: int) -> float:
+        n = step + 1  # `step` updates are done: this is the lr of update number step + 1
+        return self.d_model ** -0.5 * min(n ** -0.5, n * self.warmup ** -1.5)
+
+    def state_dict(self) -> dict:
+        return {"last_step": self.last_step, "warmup": self.warmup, "d_model": self.d_model}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.warmup, self.d_model = state["warmup"], state["d_model"]
+        super().load_state_dict(state)
+
+
+SCHEDULES = ("linear", "noam")
+
+
+def build_schedule(name: str, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
+                   d_model: int | None = None) -> _Schedule:
+    """The schedule called `name`: "linear" (warm-up then linear decay to 0 at total_steps) or "noam" (needs
+    d_model)."""
+    if name == "linear":
+        return LinearSchedule(optimizer, warmup_steps, total_steps)
+    if name == "noam":
+        if d_model is None:
+            raise InputError("the noam schedule needs d_model (the model width)")
+        return NoamSchedule(optimizer, warmup_steps, d_model)
+    raise InputError(f"unknown schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
 
 
 def trainable(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:

@@ -36,7 +36,7 @@ from bertkit.training.data import default_collate, stream
 from bertkit.training.evaluate import evaluate_objective
 from bertkit.training.log import JsonlLog, plot_loss
 from bertkit.training.memory import malloc_trim
-from bertkit.training.optim import LinearSchedule, build_optimizer
+from bertkit.training.optim import SCHEDULES, build_optimizer, build_schedule
 
 
 @dataclass
@@ -47,8 +47,12 @@ class TrainConfig:
     out_dir: str | Path = "runs/train"
     lr: float = 1e-4
     warmup_steps: int = 0
+    schedule: str = "linear"              # linear (warm-up, linear decay) | noam (lr is the scale; see optim.py)
+    schedule_d_model: int | None = None   # noam: the model width d_model
     max_steps: int | None = None          # optimizer steps; else derived from epochs
     epochs: float | None = None
+    max_time_s: float | None = None       # stop after the step that passes this much wall-clock time (this process):
+                                          # evaluated, saved and checkpointed (resumable) as if it were the last
     batch_size: int = 32
     grad_accum: int = 1
     clip_norm: float | None = 1.0
@@ -79,6 +83,10 @@ class TrainConfig:
                                           # (None: never); stops fragmentation's climb, see training/memory.py
 
     def validate(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.max_time_s is not None and not self.max_time_s > 0:
+            raise InputError(f"max_time_s must be > 0 or None, got {self.max_time_s}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise InputError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.max_steps is None and self.epochs is None:
@@ -144,7 +152,8 @@ class Trainer:
             raise InputError(f"{len(train_data)} training examples cannot fill one batch of "
                              f"{config.batch_size} x {self.dist.world_size} process(es)")
         self.max_steps = config.max_steps or max(1, math.ceil(config.epochs * self.per_epoch / config.grad_accum))
-        self.schedule = LinearSchedule(self.optimizer, config.warmup_steps, self.max_steps)
+        self.schedule = build_schedule(config.schedule, self.optimizer, config.warmup_steps, self.max_steps,
+                                       config.schedule_d_model)
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
         self.best_step: int | None = None  # the step whose state out_dir/best holds (0: the starting model)
         self._stop_signal = False
@@ -271,6 +280,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train to max_steps (or early stop). resume=True continues exactly from the latest checkpoint."""
         cfg, info = self.cfg, self.dist
+        t_begin = time.perf_counter()  # the time budget (max_time_s) counts from here
         resumed = self._restore() if resume else False
         if not resumed:
             torch.manual_seed(cfg.seed + info.rank)
@@ -297,7 +307,7 @@ class Trainer:
             metrics.update({"initial_" + k: v for k, v in ev.items()})
             self._after_eval(ev)  # the starting model is the first candidate for out_dir/best
         t0 = t_start = t_trim = time.perf_counter()
-        stopped_early = False
+        stopped_early = out_of_time = False
         try:
             while self.step < self.max_steps:
                 micro = [next(batches) for _ in range(cfg.grad_accum)]
@@ -355,14 +365,19 @@ class Trainer:
                         if log is not None:
                             log.write({"step": self.step, **ev})
                         stopped_early = self._after_eval(ev)
-                stop_now = stopped_early or self.step == self.max_steps or self._stop_signal
+                out_of_time = cfg.max_time_s is not None and time.perf_counter() - t_begin >= cfg.max_time_s \
+                    and self.step < self.max_steps
+                if info.enabled:  # every process stops at the same step
+                    out_of_time = bool(dd.broadcast_object(out_of_time, info))
+                stop_now = stopped_early or self.step == self.max_steps or self._stop_signal or out_of_time
                 if info.enabled:
                     stop_now = bool(dd.broadcast_object(stop_now, info))
+                resumable = self._stop_signal or out_of_time  # stopped before the end: keep a checkpoint to resume
                 wanted = (cfg.save_every and self.step % cfg.save_every == 0) or (stop_now and (cfg.save_every or
-                                                                                            self._stop_signal))
-                if wanted and (cfg.checkpoint_at_end or self._stop_signal or not stop_now):
+                                                                                            resumable))
+                if wanted and (cfg.checkpoint_at_end or resumable or not stop_now):
                     self.save_checkpoint()
-                if stopped_early or self._stop_signal:
+                if stopped_early or self._stop_signal or out_of_time:
                     break
         finally:
             bar.close()
@@ -384,7 +399,8 @@ class Trainer:
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
         dd.barrier(info)
-        metrics.update(step=self.step, stopped_early=stopped_early, interrupted=self._stop_signal)
+        metrics.update(step=self.step, stopped_early=stopped_early, interrupted=self._stop_signal,
+                       out_of_time=out_of_time)
         if self.best is not None:
             metrics["best_" + str(self.cfg.best_metric)] = self.best
             metrics["best_step"] = self.best_step
