@@ -186,8 +186,9 @@ def test_translate_errors_are_one_line(trained, tmp_path, capsys):
     d, _, _ = trained
     rc, _, err = run(capsys, "translate", tmp_path / "nothing", "hello")
     assert rc == 2 and "checkpoint folder not found" in err
-    rc, _, err = run(capsys, "translate", d / "run" / "best", "ab cd", "--beams", 0)
-    assert rc == 2 and "num_beams must be an integer >= 1, got 0" in err
+    with pytest.raises(SystemExit) as stop:  # refused while parsing (cli/options.py)
+        run(capsys, "translate", d / "run" / "best", "ab cd", "--beams", 0)
+    assert stop.value.code == 2 and "argument --beams: must be >= 1, got 0" in capsys.readouterr().err
     rc, _, err = run(capsys, "translate", d / "run" / "best", "--input", d / "val.src", "--references",
                      d / "train.src")
     assert rc == 2 and "has 200 lines for 30 texts" in err
