@@ -144,7 +144,7 @@ def test_time_budget_stops_evaluates_saves_and_resumes(tmp_path):
     model = run(tmp_path, max_steps=20, delay=0.05, max_time_s=0.3)
     recs = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     done = max(r["step"] for r in recs)
-    assert 2 <= done < 20
+    assert 1 <= done < 20  # how many steps fit in 0.3 s depends on the load; that it stops early does not
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [f"step_{done:06d}"]
     _same_weights(model, from_pretrained(tmp_path))
     resumed = run(tmp_path, max_steps=20, resume=True)
