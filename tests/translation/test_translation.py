@@ -200,3 +200,23 @@ def test_generate_streams_a_translation(trained, capsys):
     want = Translator.load(d / "run" / "best").translate(src[:1], num_beams=1)[0]
     rc, out, _ = run(capsys, "generate", d / "run" / "best", src[0], "--max-new-tokens", 30)
     assert rc == 0 and out == want + "\n"
+
+
+@pytest.mark.parametrize("vocab", [["--separate-vocab"], ["--tokenizer-algo", "unigram", "--vocab-size", 40]])
+def test_separate_vocabularies_and_sentencepiece_save_and_reload(tmp_path, capsys, vocab):
+    s, t, src, tgt = _reverse_corpus(tmp_path, n=60)
+    _write(t, [line.upper() + " ZZ" for line in tgt])  # another alphabet on the target side: other vocabularies
+    rc, out, _ = run(capsys, "train-translation", "--src", s, "--tgt", t, "--out", tmp_path / "run", "--epochs", 2,
+                     *TINY, *vocab)
+    assert rc == 0, out
+    tr = Translator.load(tmp_path / "run")
+    assert (tmp_path / "run" / "target_tokenizer").is_dir() == (vocab[0] == "--separate-vocab")
+    assert tr.shared_vocabulary == (vocab[0] != "--separate-vocab")
+    if not tr.shared_vocabulary:
+        assert tr.model.target_vocab_size == tr.target_tokenizer.vocab_size != tr.model.config.vocab_size
+    else:  # SentencePiece with BERT's specials: sentences end in [SEP], the decoder starts from [PAD]
+        assert tr.settings.eos_token_id == tr.source_tokenizer.sep_token_id
+        assert tr.model.config.decoder_start_token_id == tr.source_tokenizer.pad_token_id
+    first = tr.translate(src[:5])
+    tr.save(tmp_path / "copy")
+    assert Translator.load(tmp_path / "copy").translate(src[:5]) == first

@@ -6,7 +6,6 @@ import math
 import torch
 from torch import nn
 
-
 SINUSOIDAL_LAYOUTS = ("interleaved", "halves")
 
 
