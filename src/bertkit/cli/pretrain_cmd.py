@@ -17,17 +17,21 @@ from bertkit.cli.options import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT on a corpus",
+    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 on a corpus",
                        description="Pretrain from scratch or continue from a checkpoint (--init). Multi-process: "
                                    "torchrun --nproc_per_node=N -m bertkit.cli pretrain ...")
-    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert"])
+    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2"],
+                   help="gpt2: a decoder trained on the next token (documents joined by eos, cut into blocks of "
+                        "--max-length)")
     p.add_argument("--size", default="tiny", help="tiny|mini|small|medium|base or a JSON file of sizes")
     p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt)")
     p.add_argument("--corpus", required=True, nargs="+", help="text files: a sentence per line, blank line between "
                                                              "documents (or a TSV with a 'document' column)")
     p.add_argument("--eval-corpus", nargs="*", default=[], help="held-out text for the eval loss")
-    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd"], help="default: the arch's recipe")
-    p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop"], help="example builder")
+    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm"],
+                   help="default: the arch's recipe (clm: next token, for gpt2)")
+    p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop", "causal"],
+                   help="example builder (causal: gpt2's eos-separated blocks)")
     p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")
     p.add_argument("--static-masking", type=non_negative_int, default=0, metavar="COPIES",
                    help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")

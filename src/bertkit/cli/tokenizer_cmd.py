@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--score", choices=["gain", "ratio"], default=None,
                    help="wordpiece merge score: gain = count(ab)*log(count(ab)*N/(count(a)*count(b))) "
                         "(default), ratio = count(ab)/(count(a)*count(b)) (the book's formula)")
+    t.add_argument("--layout", choices=["roberta", "gpt2", "kogpt2"], default=None,
+                   help="bytebpe special tokens: roberta (default; <s> </s> <pad> <unk> <mask>), gpt2 "
+                        "(<|endoftext|>), kogpt2 (</s> <unk> <pad> <mask> <usr> <sys> + emoticons/emoji kept whole)")
+    t.add_argument("--add-tokens", metavar="FILE", help="bytebpe: a file of tokens (one per line) kept whole, "
+                                                        "e.g. emoji")
     t.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
     t.add_argument("-o", "--output", required=True, help="folder to write")
     t.set_defaults(func=run_train)
@@ -42,8 +47,18 @@ def run_train(args: argparse.Namespace) -> int:
     from bertkit.tokenizers.train import train_tokenizer
 
     start = time.perf_counter()
+    extra: list[str] = []
+    if args.add_tokens:
+        from pathlib import Path
+
+        from bertkit.errors import InputError
+
+        if not Path(args.add_tokens).is_file():
+            raise InputError(f"--add-tokens file not found: {args.add_tokens}")
+        extra = [t.strip("\n") for t in Path(args.add_tokens).read_text(encoding="utf-8").splitlines() if t.strip()]
     tok = train_tokenizer(args.input, args.algo, args.vocab_size, lowercase=args.lowercase,
-                          min_frequency=args.min_frequency, score=args.score, progress=True)
+                          min_frequency=args.min_frequency, score=args.score, progress=True,
+                          layout=args.layout, extra_tokens=extra)
     tok.save_pretrained(args.output)
     seconds = time.perf_counter() - start
     print(f"trained {args.algo}: {tok.vocab_size} tokens in {seconds:.1f}s -> {args.output}")

@@ -58,7 +58,7 @@ def span_targets(spans: list[list[tuple[int, int]]]) -> dict[str, torch.Tensor]:
                 left.append(s - 1)
                 right.append(e)
                 rel.append(i - s)
-    t = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
+    t = lambda x: torch.tensor(x, dtype=torch.long)
     return {"sbo_row": t(rows), "sbo_pos": t(pos), "sbo_left": t(left), "sbo_right": t(right), "sbo_rel": t(rel)}
 
 
@@ -82,6 +82,26 @@ class PretrainCollator:
         batch["num_items"] = int((batch["labels"] != IGNORE).sum())
         if bool(batch["attention_mask"].all()):
             del batch["attention_mask"]  # packed rows without padding: attention runs its fused, mask-free path
+        return batch
+
+
+class CausalCollator:
+    """collate(examples) -> {"input_ids" (B, T), "labels" (B, T), "num_items"} for next-token training (GPT-2).
+
+    Labels are the input ids (the objective shifts them); rows shorter than the longest are padded with pad_id,
+    labelled -100 and masked out with attention_mask. num_items = predicted tokens, which the loss averages over."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        batch = pad_examples([{"input_ids": e["input_ids"]} for e in examples], self.pad_id)
+        mask = batch["attention_mask"]
+        batch["labels"] = batch["input_ids"].masked_fill(mask == 0, IGNORE)
+        batch.pop("token_type_ids", None)
+        batch["num_items"] = int((batch["labels"][:, 1:] != IGNORE).sum())
+        if bool(mask.all()):
+            del batch["attention_mask"]  # full blocks: causal attention without a padding mask
         return batch
 
 

@@ -191,6 +191,41 @@ def sop_pairs(cache: TokenCache, specials: Specials, max_length: int, seed: int 
     return Examples(cache, specials, recipes, max_length)
 
 
+class CausalBlocks:
+    """GPT-2 pretraining blocks: every document followed by eos, all documents as one stream, cut into blocks of
+    exactly `block` tokens (transformers' run_clm `group_texts`; the last partial block is dropped). Item k is
+    {"input_ids": the k-th block}; blocks are read from the cache on access, nothing is copied."""
+
+    def __init__(self, cache: TokenCache, eos_id: int, block: int) -> None:
+        if block < 2:
+            raise InputError(f"causal LM blocks need at least 2 tokens, got --max-length {block}")
+        self.cache, self.eos_id, self.block = cache, int(eos_id), block
+        doc_tok = cache.sent[cache.docs].astype(np.int64)  # (D + 1,) first token of each document, then the end
+        self.starts = doc_tok + np.arange(len(doc_tok))   # where each document begins in the stream (eos added)
+        total = int(self.starts[-1])
+        self.n = total // block
+        if self.n == 0:
+            raise InputError(f"the corpus has {total} tokens (eos included), fewer than one block of {block}: "
+                             "give more text or a smaller --max-length")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> dict[str, list[int]]:
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        a, b = k * self.block, (k + 1) * self.block
+        d = int(np.searchsorted(self.starts, a, side="right")) - 1
+        out: list[int] = []
+        while len(out) < self.block:
+            s0 = int(self.starts[d])
+            doc = self.cache.tokens[int(self.cache.sent[self.cache.docs[d]]):int(self.cache.sent[self.cache.docs[d + 1]])]
+            piece = [*doc.tolist(), self.eos_id][max(a - s0, 0):b - s0]
+            out.extend(piece)
+            d += 1
+        return {"input_ids": out}
+
+
 PACKINGS = {"full": full_sentences, "doc": doc_sentences, "single": single_sequences, "nsp": nsp_pairs,
             "sop": sop_pairs}
 

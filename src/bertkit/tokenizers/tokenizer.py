@@ -119,6 +119,10 @@ class Tokenizer:
     mask_token = property(lambda self: self.special.get("mask_token"))
     pad_token = property(lambda self: self.special.get("pad_token"))
     unk_token = property(lambda self: self.special.get("unk_token"))
+    bos_token = property(lambda self: self.special.get("bos_token"))
+    eos_token = property(lambda self: self.special.get("eos_token"))
+    cls_token = property(lambda self: self.special.get("cls_token"))
+    sep_token = property(lambda self: self.special.get("sep_token"))
 
     @property
     def all_special_tokens(self) -> list[str]:

@@ -21,6 +21,12 @@ from bertkit.tokenizers.wordpiece import BertNormalization, WordPieceModel
 ALGOS = ("bpe", "bytebpe", "wordpiece", "unigram", "spbpe")
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+GPT2_SPECIALS = ["<|endoftext|>"]
+# KoGPT2's special tokens (bos = eos = </s>), and the emoticons and emoji it keeps whole instead of as bytes
+KOGPT2_SPECIALS = ["</s>", "<usr>", "<pad>", "<sys>", "<unk>", "<mask>", "<d>", "</d>"]
+KOGPT2_EMOTICONS = ("ㅋㅋ", "ㅎㅎ", "ㅠㅠ", "ㅜㅜ", "ㅡㅡ", "^^", "^_^", "^^;", "T_T", "TT", "-_-", ":)", ":(", ";)", ":D",
+                    "♥", "♡", "★", "☆", *(chr(c) for c in range(0x1F600, 0x1F650)))
+LAYOUTS = ("roberta", "gpt2", "kogpt2")
 MAX_WORD_CHARS = 100  # WordPiece encodes longer words as [UNK], so they are not trained on
 
 
@@ -154,33 +160,65 @@ def byte_word_counts(lines: Iterable[str]) -> Counter[bytes]:
     return Counter({p.encode("utf-8", "surrogateescape"): n for p, n in pieces.items()})
 
 
-def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int = 2,
-                  progress: bool = False) -> Tokenizer:
-    """Byte-level BPE, RoBERTa layout: <s> <pad> </s> <unk> <mask>, then the 256 byte symbols, then merges."""
+def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int = 2, progress: bool = False,
+                  layout: str = "roberta", extra_tokens: Sequence[str] = ()) -> Tokenizer:
+    """Byte-level BPE: the layout's special tokens, then `extra_tokens` (kept whole, never split into bytes), then
+    the 256 byte symbols, then merges; vocab_size counts them all.
+
+    layout "roberta": <s> <pad> </s> <unk> <mask>, <s> A </s></s> B </s> (RoBERTa, BART); "gpt2": <|endoftext|>
+    alone (bos = eos = unk), nothing added around the text (GPT-2); "kogpt2": KoGPT2's specials (bos = eos = </s>,
+    <unk>, <pad>, <mask>, <usr>, <sys>, <d>, </d>) plus its emoticons and emoji as whole tokens, nothing added
+    around the text."""
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown byte-level layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     table = bytes_to_unicode()
     alphabet = [table[b] for b in range(256)]
-    _check_size(vocab_size, len(ROBERTA_SPECIALS) + 256, "5 special + 256 bytes")
-    symbols = ROBERTA_SPECIALS + alphabet
-    first = len(ROBERTA_SPECIALS)
+    specials_list = {"roberta": ROBERTA_SPECIALS, "gpt2": GPT2_SPECIALS, "kogpt2": KOGPT2_SPECIALS}[layout]
+    extras = list(dict.fromkeys([*(KOGPT2_EMOTICONS if layout == "kogpt2" else ()), *extra_tokens]))
+    extras = [t for t in extras if t and t not in specials_list]
+    head = specials_list + extras
+    _check_size(vocab_size, len(head) + 256, f"{len(specials_list)} special + {len(extras)} added + 256 bytes")
+    symbols = head + alphabet
+    first = len(head)
+    if extras:  # the added tokens are matched before BPE, so their text is not trained on (longest first)
+        import regex
+
+        found = regex.compile("|".join(regex.escape(t) for t in sorted(extras, key=len, reverse=True)))
+        lines = [found.sub(" ", line) for line in lines]
     words, freqs = [], []
     for piece, n in byte_word_counts(lines).items():
         words.append([first + b for b in piece])
         freqs.append(n)
     merges = learn_merges(words, freqs, symbols, vocab_size, min_frequency=min_frequency, progress=progress)
     vocab = {s: i for i, s in enumerate(symbols)}
-    model = ByteLevelBPEModel(vocab, [(symbols[a], symbols[b]) for a, b in merges], unk_token="<unk>")
-    specials = {"bos_token": "<s>", "cls_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>",
-                "sep_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>"}
-    template = Template([vocab["<s>"]], [vocab["</s>"]] * 2, [vocab["</s>"]], 0)
-    return Tokenizer(model, specials, template, [AddedToken(t) for t in ROBERTA_SPECIALS], 512,
-                     {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": False, "trim_offsets": True})
+    added = [AddedToken(t) for t in specials_list] + [AddedToken(t, special=False) for t in extras]
+    if layout == "roberta":
+        model = ByteLevelBPEModel(vocab, [(symbols[a], symbols[b]) for a, b in merges], unk_token="<unk>")
+        specials = {"bos_token": "<s>", "cls_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>",
+                    "sep_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>"}
+        template = Template([vocab["<s>"]], [vocab["</s>"]] * 2, [vocab["</s>"]], 0)
+        return Tokenizer(model, specials, template, added, 512,
+                         {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": False, "trim_offsets": True})
+    if layout == "gpt2":
+        unk, specials = "<|endoftext|>", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+                                          "unk_token": "<|endoftext|>"}
+    else:
+        unk, specials = "<unk>", {"bos_token": "</s>", "eos_token": "</s>", "unk_token": "<unk>",
+                                  "pad_token": "<pad>", "mask_token": "<mask>"}
+    model = ByteLevelBPEModel(vocab, [(symbols[a], symbols[b]) for a, b in merges], unk_token=unk)
+    return Tokenizer(model, specials, Template(second_type_id=0), added, 1024,
+                     {"tokenizer_class": "GPT2Tokenizer", "add_prefix_space": False, "trim_offsets": True})
 
 
 def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, lowercase: bool = False,
-                    min_frequency: int = 2, score: str | None = None, progress: bool = False) -> Tokenizer:
+                    min_frequency: int = 2, score: str | None = None, progress: bool = False,
+                    layout: str | None = None, extra_tokens: Sequence[str] = ()) -> Tokenizer:
     """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files.
 
-    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it."""
+    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it. layout and extra_tokens:
+    bytebpe only (see train_bytebpe)."""
+    if (layout is not None or extra_tokens) and algo != "bytebpe":
+        raise InputError(f"layout and added tokens apply to --algo bytebpe only, not {algo!r}")
     if score is not None and algo != "wordpiece":
         raise InputError(f"score={score!r} applies to --algo wordpiece only, not {algo!r}")
     if algo not in ALGOS:
@@ -198,7 +236,8 @@ def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, 
         if lowercase:
             raise InputError("--lowercase is not available for bytebpe: "
                              "byte-level tokenizers keep text as is")
-        return train_bytebpe(lines, vocab_size, min_frequency=min_frequency, progress=progress)
+        return train_bytebpe(lines, vocab_size, min_frequency=min_frequency, progress=progress,
+                             layout=layout or "roberta", extra_tokens=extra_tokens)
     if algo == "bpe":
         return train_bpe(lines, vocab_size, lowercase=lowercase, min_frequency=min_frequency,
                          progress=progress)

@@ -1,4 +1,4 @@
-"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA and SpanBERT from a corpus, as one library call.
+"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA, SpanBERT and GPT-2 from a corpus, as one library call.
 
     pretrain(PretrainSpec(arch="bert", size="tiny", tokenizer="tok/", corpus=["corpus.txt"], out="runs/b",
                           steps=1000, batch_size=32, lr=1e-4, warmup=100))
@@ -15,15 +15,24 @@ from typing import Any
 
 import torch
 
-from bertkit.data.collate import PretrainCollator, StaticMasked
-from bertkit.data.packing import PACKINGS, Specials
+from bertkit.data.collate import CausalCollator, PretrainCollator, StaticMasked
+from bertkit.data.packing import PACKINGS, CausalBlocks, Specials
 from bertkit.data.token_cache import build_token_cache
 from bertkit.errors import InputError
 from bertkit.models import SIZES, Model, ModelConfig
 from bertkit.models.family import get_family
-from bertkit.objectives import (ElectraObjective, MaskingConfig, MLMObjective, SentencePairObjective,
-                                SpanBertObjective, Vocab, build_electra_pair, continuation_table,
-                                electra_generator)
+from bertkit.objectives import (
+    CausalLMObjective,
+    ElectraObjective,
+    MaskingConfig,
+    MLMObjective,
+    SentencePairObjective,
+    SpanBertObjective,
+    Vocab,
+    build_electra_pair,
+    continuation_table,
+    electra_generator,
+)
 from bertkit.training.distributed import barrier, setup
 from bertkit.training.trainer import TrainConfig, Trainer
 
@@ -34,7 +43,7 @@ class Recipe:
     task: str
     packing: str
     masking: str
-    objective: str   # mlm | nsp | sop | sbo | rtd
+    objective: str   # mlm | nsp | sop | sbo | rtd | clm
 
 
 RECIPES = {
@@ -43,8 +52,10 @@ RECIPES = {
     "albert": Recipe("albert", "pretraining", "sop", "token", "sop"),
     "electra": Recipe("electra", "rtd", "full", "token", "rtd"),
     "spanbert": Recipe("bert", "mlm", "single", "span", "sbo"),
+    "gpt2": Recipe("gpt2", "lm", "causal", "none", "clm"),
 }
-OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd")
+OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd", "clm")
+CAUSAL_ARCHS = ("gpt2",)  # decoder-only: next-token loss on eos-separated blocks, no masking
 
 
 @dataclass
@@ -104,6 +115,8 @@ def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
         if not p.is_file():
             raise InputError(f"--size must be one of {', '.join(SIZES)} or a config JSON file, got {spec.size!r}")
         sizes = json.loads(p.read_text())
+    if recipe.family == "gpt2":
+        return _gpt2_config(spec, sizes, tok)
     hf = {"vocab_size": tok.vocab_size, "hidden_size": sizes["hidden_size"],
           "num_hidden_layers": sizes.get("num_layers", sizes.get("num_hidden_layers")),
           "num_attention_heads": sizes.get("num_heads", sizes.get("num_attention_heads")),
@@ -117,6 +130,23 @@ def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
     hf.update({k: v for k, v in sizes.items() if k in ("hidden_act", "hidden_dropout_prob",
                                                       "attention_probs_dropout_prob", "layer_norm_eps")})
     return get_family(recipe.family).config_from_hf(hf)
+
+
+def _gpt2_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
+    """GPT-2 keys from the size table; bos = eos = the tokenizer's eos (GPT-2's <|endoftext|>)."""
+    hf = {"vocab_size": tok.vocab_size, "n_embd": sizes.get("hidden_size", sizes.get("n_embd")),
+          "n_layer": sizes.get("num_layers", sizes.get("num_hidden_layers", sizes.get("n_layer"))),
+          "n_head": sizes.get("num_heads", sizes.get("num_attention_heads", sizes.get("n_head"))),
+          "n_inner": sizes.get("intermediate_size", sizes.get("n_inner")), "n_positions": spec.max_length,
+          "bos_token_id": tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
+          "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
+    for ours, theirs in (("hidden_act", "activation_function"), ("hidden_dropout_prob", "resid_pdrop"),
+                         ("attention_probs_dropout_prob", "attn_pdrop"), ("layer_norm_eps", "layer_norm_epsilon")):
+        if ours in sizes or theirs in sizes:
+            hf[theirs] = sizes.get(ours, sizes.get(theirs))
+    if "hidden_dropout_prob" in sizes or "resid_pdrop" in sizes:
+        hf["embd_pdrop"] = hf["resid_pdrop"]
+    return get_family("gpt2").config_from_hf(hf)
 
 
 def _scheme(tok) -> str:
@@ -135,9 +165,11 @@ def masking_vocab(tok) -> Vocab:
 
 def _examples(spec: PretrainSpec, files, tok, packing: str, cache_name: str):
     cache_dir = Path(spec.cache_dir or Path(spec.out) / "token_cache") / cache_name
-    encode = lambda texts: tok(texts, add_special_tokens=False, padding=False, truncation=False)["input_ids"]  # noqa: E731
+    encode = lambda texts: tok(texts, add_special_tokens=False, padding=False, truncation=False)["input_ids"]
     cache = build_token_cache(files, encode, tok.vocab_size, cache_dir,
                               tokenizer_id=str(Path(spec.tokenizer).resolve()), progress=spec.progress)
+    if packing == "causal":
+        return CausalBlocks(cache, tok.eos_token_id, spec.max_length)
     build = PACKINGS[packing]
     specials = Specials.from_tokenizer(tok)
     if packing in ("nsp", "sop"):
@@ -155,13 +187,16 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
         else:
             disc, gen = build_electra_pair(_config(spec, recipe, tok), spec.generator_fraction)
         return disc, ElectraObjective(gen)
-    task = {"nsp": "pretraining", "sop": "pretraining"}.get(objective, "mlm")
+    task = {"nsp": "pretraining", "sop": "pretraining", "clm": "lm"}.get(objective, "mlm")
     if spec.init:
         model = from_pretrained(spec.init, task=task)  # keeps the checkpoint's vocabulary (BioBERT recipe)
         _check_init_vocab(model, tok.vocab_size)
         model.train()
     else:
-        model = Model(_config(spec, recipe, tok), task)
+        cfg = _config(spec, recipe, tok)
+        model = get_family(cfg.family).build(cfg, task) if objective == "clm" else Model(cfg, task)
+    if objective == "clm":
+        return model, CausalLMObjective()
     if objective in ("nsp", "sop"):
         if model.family.pretraining_heads != ("mlm", objective):
             raise InputError(f"{objective} needs a {model.family.name} model with an {objective} head; "
@@ -239,7 +274,18 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     objective = spec.objective or recipe.objective
     if objective not in OBJECTIVES:
         raise InputError(f"unknown --objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    causal = spec.arch in CAUSAL_ARCHS
+    if causal != (objective == "clm"):
+        raise InputError(f"--arch {spec.arch} trains with --objective clm only" if causal else
+                         f"--objective clm (next-token) needs a decoder: --arch {', '.join(CAUSAL_ARCHS)}; "
+                         f"{spec.arch} is an encoder")
     packing = spec.packing or default_packing(recipe, objective)
+    if causal and packing != "causal":
+        raise InputError(f"--arch {spec.arch} trains on --packing causal (eos-separated blocks), got {packing}")
+    if not causal and packing == "causal":
+        raise InputError(f"--packing causal is for decoders (--arch {', '.join(CAUSAL_ARCHS)}), not {spec.arch}")
+    if causal and spec.masking:
+        raise InputError(f"--masking {spec.masking} is a masked-LM setting; --arch {spec.arch} predicts every next token")
     if objective in ("nsp", "sop") and packing != objective:
         raise InputError(f"objective {objective} needs --packing {objective}, got {packing}")
     masking = spec.masking or ("span" if objective == "sbo" else recipe.masking)
@@ -250,7 +296,10 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
                          f"model is kept")
     torch.manual_seed(spec.seed)
     tok = Tokenizer.from_pretrained(spec.tokenizer)
-    vocab = masking_vocab(tok)
+    if causal and tok.eos_token_id is None:
+        raise InputError(f"the tokenizer {spec.tokenizer} has no eos token; {spec.arch} separates documents with it "
+                         "(GPT-2: <|endoftext|>); train one with `bertkit tokenizer train --algo bytebpe --layout gpt2`")
+    vocab = None if causal else masking_vocab(tok)
     mcfg = MaskingConfig(prob=spec.mask_prob)
     info = setup()  # under torchrun: rank 0 tokenizes the corpus, the others then read its cache
     if not info.is_main:
@@ -259,7 +308,13 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     eval_data = _examples(spec, spec.eval_corpus, tok, packing, "eval") if spec.eval_corpus else None
     if info.is_main:
         barrier(info)
-    collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)
+    if causal:
+        if spec.static_masking:
+            raise InputError("--static-masking is a masked-LM setting; a causal LM masks nothing")
+        collate = eval_collate = CausalCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+    else:
+        collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)
+        eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked
     if spec.static_masking > 0:
         train = StaticMasked(train, vocab, spec.static_masking, masking, mcfg, spec.seed)
         collate = PretrainCollator(vocab, tok.pad_token_id or 0, None, mcfg)
@@ -270,7 +325,6 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
                       eval_at_start=spec.eval_at_start,
                       save_every=spec.save_every, log_every=spec.log_every, seed=spec.seed,
                       num_workers=spec.num_workers, progress=spec.progress)
-    eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked
     trainer = Trainer(model, obj, train, config=cfg, collate_fn=collate, eval_data=eval_data,
                       eval_collate_fn=eval_collate, save_fn=make_save_fn(obj, tok))
     metrics = trainer.fit(resume=spec.resume)
