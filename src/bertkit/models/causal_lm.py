@@ -39,7 +39,8 @@ class CausalLM(nn.Module):
     """GPT-2 (task "lm": with the tied LM head; "base": hidden states only).
 
     forward(input_ids (B, T), attention_mask (B, T_past + T) = None, position_ids (B|1, T) = None, ...)
-    -> ModelOutput(logits (B, T, V), last_hidden_state, hidden_states). Positions default to
+    -> ModelOutput(logits (B, T, V), last_hidden_state, hidden_states); compute_logits=False leaves the logits out
+    (training: objectives/clm.py takes the loss straight from the hidden states). Positions default to
     T_past .. T_past + T - 1 whatever the padding, as in transformers; generate() derives them from the mask.
     """
 
@@ -66,7 +67,8 @@ class CausalLM(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, cache: DecoderCache | None = None) -> ModelOutput:
+                output_attentions: bool = False, cache: DecoderCache | None = None,
+                compute_logits: bool = True) -> ModelOutput:
         past = len(cache) if cache is not None else 0
         if past + input_ids.shape[1] > self.max_tokens:
             raise InputError(f"sequence of {past + input_ids.shape[1]} tokens is longer than the model's "
@@ -78,7 +80,7 @@ class CausalLM(nn.Module):
         x, hidden, attns = self.backbone.decoder(x, bias, output_hidden_states=output_hidden_states,
                                                  output_attentions=output_attentions, cache=cache)
         out = ModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attns)
-        if "lm" in self.heads:
+        if "lm" in self.heads and compute_logits:  # False: the caller takes the loss from the hidden states
             out.logits = self.heads["lm"](x, self.input_embeddings().weight)  # (B, T, V)
         return out
 
