@@ -322,3 +322,16 @@ def test_attention_memory_mode_by_size_dropout_and_override():
 
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         compact_attention(small, small, small, None, 1.0)
+
+
+def test_feed_forward_output_is_dropped_once():
+    """A block's feed-forward output gets one dropout of rate p (as BertOutput and GPT-2's MLP), not two (which
+    would zero 1 - (1 - p)^2 of it: 0.75 at p = 0.5)."""
+    from bertkit.nn.stack import make_block
+
+    torch.manual_seed(0)
+    block = make_block(16, 2, 64, dropout=0.5, pre_ln=True).train()  # pre-LN: the sublayer adds drop(ff(LN x))
+    x = torch.randn(64, 32, 16)
+    delta = block._sub(x, block.norm2, lambda h: (block.ff(h), None))[0] - x
+    zeros = (delta == 0).float().mean().item()
+    assert 0.47 < zeros < 0.53, zeros

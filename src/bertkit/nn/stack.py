@@ -14,9 +14,10 @@ from bertkit.nn.feedforward import FeedForward
 def make_block(dim: int, heads: int, ffn: int, act: str = "gelu", dropout: float = 0.0,
                attn_dropout: float = 0.0, eps: float = 1e-12, pre_ln: bool = False, causal: bool = False,
                cross: bool = False, ff_dropout: float | None = None) -> Block:
-    """Builder: the standard block from sizes. ff_dropout: the feed-forward's own dropout on its output, applied
-    before the block's (None: `dropout`, as the encoders have it; 0: the sublayer output is dropped once)."""
-    ff = FeedForward(dim, ffn, act, dropout if ff_dropout is None else ff_dropout)
+    """Builder: the standard block from sizes. ff_dropout: an extra dropout of the feed-forward's own on its
+    output, before the block's (None or 0: none, so the sublayer output is dropped once, as in BERT's BertOutput
+    and GPT-2's MLP; dropping it twice would train with an effective rate of 1 - (1 - p)^2)."""
+    ff = FeedForward(dim, ffn, act, ff_dropout or 0.0)
     return Block(MultiHeadAttention(dim, heads, attn_dropout, causal=causal), ff,
                  dim, eps, dropout, pre_ln,
                  cross=MultiHeadAttention(dim, heads, attn_dropout) if cross else None)
