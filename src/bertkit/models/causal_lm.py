@@ -17,6 +17,7 @@ from bertkit.models.model import ModelOutput, init_weights
 from bertkit.nn.attention import additive_mask
 from bertkit.nn.embeddings import Embeddings
 from bertkit.nn.heads import TiedLMHead
+from bertkit.nn.layout import decode_layout
 from bertkit.nn.stack import DecoderCache, Stack, make_block
 
 CAUSAL_TASKS = ("base", "lm")
@@ -109,6 +110,8 @@ class CausalLM(nn.Module):
         if input_ids.shape[1] + max_new_tokens > self.max_tokens:
             raise InputError(f"a prompt of {input_ids.shape[1]} tokens and max_new_tokens={max_new_tokens} need "
                              f"{input_ids.shape[1] + max_new_tokens} positions; the model has {self.max_tokens}")
+        if not self.training and use_cache and not torch.is_grad_enabled():
+            decode_layout(self)  # one-row products read (in, out)-stored weights faster (nn/layout.py)
         return search(_CausalDecoding(self, input_ids, attention_mask, num_beams, use_cache), s, generator,
                       on_tokens)
 

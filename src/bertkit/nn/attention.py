@@ -25,7 +25,7 @@ def causal_bias(t_q: int, t_k: int, device: torch.device, dtype: torch.dtype) ->
     """(1, 1, Tq, Tk) bias that forbids attending to later positions (queries aligned to the end)."""
     i = torch.arange(t_q, device=device)[:, None] + (t_k - t_q)
     j = torch.arange(t_k, device=device)[None, :]
-    return torch.where(j > i, torch.finfo(dtype).min, 0.0).to(dtype)[None, None]
+    return torch.zeros(t_q, t_k, device=device, dtype=dtype).masked_fill_(j > i, torch.finfo(dtype).min)[None, None]
 
 
 def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
@@ -184,6 +184,7 @@ class MultiHeadAttention(nn.Module):
         self.o = nn.Linear(dim, dim, bias=bias)
 
     attention_memory: str | None = None  # None: by LARGE_ATTENTION_ELEMENTS (see above)
+    fused_qkv: tuple[torch.Tensor, torch.Tensor | None] | None = None  # (in, 3 out) storage of q, k, v (nn/layout.py)
 
     def memory_mode(self, q: torch.Tensor, k: torch.Tensor, p: float) -> str:
         """How this call keeps what backward needs: "store", "compact" or "recompute" (see LARGE_ATTENTION)."""
@@ -198,6 +199,11 @@ class MultiHeadAttention(nn.Module):
         if mode not in ATTENTION_MEMORY_MODES:
             raise ValueError(f"attention memory mode {mode!r}; expected one of {ATTENTION_MEMORY_MODES}")
         return mode
+
+    def _fused_live(self) -> bool:
+        """True while fused_qkv is still the storage of q.weight (a .to(), cast or reassignment replaces it)."""
+        f = self.fused_qkv
+        return f is not None and self.q.weight.data_ptr() == f[0].data_ptr() and self.q.weight.dtype == f[0].dtype
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
@@ -214,6 +220,12 @@ class MultiHeadAttention(nn.Module):
         src = x if context is None else context
         if cache is not None and cache.ready:  # cross-attention while decoding: the encoder side is done
             q, k, v = self._heads(self.q(x)), cache.k, cache.v
+        elif context is None and self._fused_live():  # after nn/layout.decode_layout: one product
+            w, b = self.fused_qkv
+            qkv = x @ w if b is None else torch.addmm(b, x.reshape(-1, x.shape[-1]), w).view(*x.shape[:-1], -1)
+            q, k, v = (self._heads(t) for t in qkv.split(w.shape[1] // 3, dim=-1))
+            if cache is not None:
+                k, v = cache.update(k, v)
         else:
             q, k, v = self._heads(self.q(x)), self._heads(self.k(src)), self._heads(self.v(src))
             if cache is not None:
