@@ -134,7 +134,7 @@ def test_trainer_runs_the_noam_schedule(tmp_path):
     assert lrs == pytest.approx([32 ** -0.5 * min(n ** -0.5, n * 2 ** -1.5) for n in range(1, 7)])  # warm-up 2
     with pytest.raises(InputError, match="noam schedule needs d_model"):
         run(tmp_path / "x", max_steps=2, schedule="noam")
-    with pytest.raises(InputError, match="schedule must be one of linear, noam, got 'cosine'"):
+    with pytest.raises(InputError, match="schedule must be one of linear, noam, onecycle, triangular, exponential, got 'cosine'"):
         TrainConfig(max_steps=1, schedule="cosine").validate()
 
 

@@ -1,7 +1,10 @@
 """AdamW with BERT's decay rule, optional layer-wise learning-rate decay, and the schedules: linear warm-up / linear
-decay (BERT) and the Transformer's inverse square root warm-up (Noam)."""
+decay (BERT), the Transformer's inverse square root warm-up (Noam), one-cycle (Smith; fastai's and ktrain's
+`fit_onecycle`), triangular cyclical rates (ktrain's `autofit`) and the exponential sweep of a learning-rate range
+test (`lr_find`)."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
@@ -83,15 +86,28 @@ class _Schedule:
         for g in optimizer.param_groups:
             g.setdefault("initial_lr", g["lr"])
         self.last_step = 0
+        self.scale = 1.0  # reduce(): the reductions on plateau so far, a product
         self._apply()
 
     def factor(self, step: int) -> float:
         raise NotImplementedError
 
+    def beta1(self, step: int) -> float | None:
+        """Adam's beta1 at `step` for a schedule that cycles momentum against the rate; None: leave it alone."""
+        return None
+
+    def reduce(self, factor: float) -> None:
+        """Multiply every later rate by `factor` (reduce-on-plateau)."""
+        self.scale *= factor
+        self._apply()
+
     def _apply(self) -> None:
-        f = self.factor(self.last_step)
+        f = self.factor(self.last_step) * self.scale
+        b1 = self.beta1(self.last_step)
         for g in self.optimizer.param_groups:
             g["lr"] = g["initial_lr"] * f
+            if b1 is not None:
+                g["betas"] = (b1, g["betas"][1])
 
     def step(self) -> None:
         self.last_step += 1
@@ -101,10 +117,11 @@ class _Schedule:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
-        return {"last_step": self.last_step}
+        return {"last_step": self.last_step, "scale": self.scale}
 
     def load_state_dict(self, state: dict) -> None:
         self.last_step = state["last_step"]
+        self.scale = state.get("scale", 1.0)
         self._apply()
 
 
@@ -121,7 +138,7 @@ class LinearSchedule(_Schedule):
         return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
 
     def state_dict(self) -> dict:
-        return {"last_step": self.last_step, "warmup": self.warmup, "total": self.total}
+        return {**super().state_dict(), "warmup": self.warmup, "total": self.total}
 
     def load_state_dict(self, state: dict) -> None:
         self.warmup, self.total = state["warmup"], state["total"]
@@ -146,26 +163,133 @@ class NoamSchedule(_Schedule):
         return self.d_model ** -0.5 * min(n ** -0.5, n * self.warmup ** -1.5)
 
     def state_dict(self) -> dict:
-        return {"last_step": self.last_step, "warmup": self.warmup, "d_model": self.d_model}
+        return {**super().state_dict(), "warmup": self.warmup, "d_model": self.d_model}
 
     def load_state_dict(self, state: dict) -> None:
         self.warmup, self.d_model = state["warmup"], state["d_model"]
         super().load_state_dict(state)
 
 
-SCHEDULES = ("linear", "noam")
+class OneCycleSchedule(_Schedule):
+    """One cycle (Smith & Topin 2018, as fastai and ktrain's `fit_onecycle` run it): the rate rises linearly from
+    peak / div to the peak over the first `warmup` steps, then falls to peak / final_div at `total` steps, along a
+    half cosine (anneal="cos") or a line ("linear"). Adam's beta1 moves the other way: from beta_max down to beta_min
+    while the rate rises and back up while it falls (high momentum where the rate is low)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, anneal: str = "cos",
+                 div: float = 25.0, final_div: float = 1e4, betas: tuple[float, float] = (0.85, 0.95)) -> None:
+        if anneal not in ("cos", "linear"):
+            raise InputError(f"anneal must be 'cos' or 'linear', got {anneal!r}")
+        if div < 1 or final_div < 1:
+            raise InputError(f"div and final_div must be >= 1, got {div} and {final_div}")
+        self.total = max(1, total_steps)
+        self.warmup = min(max(1, warmup_steps), self.total)
+        self.anneal, self.div, self.final_div, self.betas = anneal, div, final_div, tuple(betas)
+        super().__init__(optimizer)
+
+    def _progress(self, step: int) -> tuple[bool, float]:
+        """(in the rising phase, how far along that phase: 0 -> 1)."""
+        if step < self.warmup:
+            return True, step / self.warmup
+        return False, min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+
+    def _between(self, a: float, b: float, t: float, cos: bool) -> float:
+        return b + (a - b) * (1 + math.cos(math.pi * t)) / 2 if cos else a + (b - a) * t
+
+    def factor(self, step: int) -> float:
+        rising, t = self._progress(step)
+        if rising:
+            return self._between(1 / self.div, 1.0, t, False)
+        return self._between(1.0, 1 / self.final_div, t, self.anneal == "cos")
+
+    def beta1(self, step: int) -> float | None:
+        lo, hi = self.betas
+        rising, t = self._progress(step)
+        return self._between(hi, lo, t, False) if rising else self._between(lo, hi, t, self.anneal == "cos")
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "warmup": self.warmup, "total": self.total}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.warmup, self.total = state["warmup"], state["total"]
+        super().load_state_dict(state)
+
+
+class TriangularSchedule(_Schedule):
+    """Cyclical rates, Smith's (2017) triangular policy, as ktrain's `autofit` runs them: each cycle of `cycle`
+    steps climbs linearly from peak / div to the peak in its first half and back down in its second; the first
+    `warmup` steps rise from 0 to the start of the first cycle. With the Trainer's reduce-on-plateau, each dev
+    evaluation that misses the best for `plateau_patience` evaluations in a row halves (or `factor`s) later cycles."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cycle_steps: int, warmup_steps: int = 0,
+                 div: float = 10.0) -> None:
+        if cycle_steps < 2:
+            raise InputError(f"a triangular cycle needs at least 2 steps, got {cycle_steps}")
+        if div < 1:
+            raise InputError(f"div must be >= 1, got {div}")
+        self.cycle, self.warmup, self.div = cycle_steps, max(0, warmup_steps), div
+        super().__init__(optimizer)
+
+    def factor(self, step: int) -> float:
+        low = 1 / self.div
+        if step < self.warmup:
+            return low * step / self.warmup
+        t = ((step - self.warmup) % self.cycle) / self.cycle  # 0 -> 1 through one cycle
+        return low + (1 - low) * (1 - abs(2 * t - 1))
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "cycle": self.cycle, "warmup": self.warmup, "div": self.div}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.cycle, self.warmup, self.div = state["cycle"], state["warmup"], state["div"]
+        super().load_state_dict(state)
+
+
+class ExponentialSchedule(_Schedule):
+    """The learning-rate range test's sweep (Smith 2017; fastai's and ktrain's `lr_find`): over `total` steps the rate
+    grows geometrically from start_lr to the optimizer's lr (the end of the range), the same factor each step."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, start_lr: float, total_steps: int) -> None:
+        end = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
+        if not 0 < start_lr < end:
+            raise InputError(f"the lr range must rise: start {start_lr:g} must be > 0 and below the end {end:g}")
+        self.ratio, self.total = start_lr / end, max(2, total_steps)
+        super().__init__(optimizer)
+
+    def factor(self, step: int) -> float:
+        return self.ratio ** (1 - min(step, self.total - 1) / (self.total - 1))
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "ratio": self.ratio, "total": self.total}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ratio, self.total = state["ratio"], state["total"]
+        super().load_state_dict(state)
+
+
+SCHEDULES = ("linear", "noam", "onecycle", "triangular", "exponential")
 
 
 def build_schedule(name: str, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
-                   d_model: int | None = None) -> _Schedule:
-    """The schedule called `name`: "linear" (warm-up then linear decay to 0 at total_steps) or "noam" (needs
-    d_model)."""
+                   d_model: int | None = None, cycle_steps: int | None = None,
+                   start_lr: float | None = None) -> _Schedule:
+    """The schedule called `name`: "linear" (warm-up then linear decay to 0 at total_steps), "noam" (needs d_model),
+    "onecycle" (warm-up to the peak, cosine fall; beta1 cycled), "triangular" (cycles of cycle_steps, default
+    total_steps) or "exponential" (the lr_find sweep from start_lr)."""
     if name == "linear":
         return LinearSchedule(optimizer, warmup_steps, total_steps)
     if name == "noam":
         if d_model is None:
             raise InputError("the noam schedule needs d_model (the model width)")
         return NoamSchedule(optimizer, warmup_steps, d_model)
+    if name == "onecycle":
+        return OneCycleSchedule(optimizer, warmup_steps, total_steps)
+    if name == "triangular":
+        return TriangularSchedule(optimizer, cycle_steps or max(2, total_steps), warmup_steps)
+    if name == "exponential":
+        if start_lr is None:
+            raise InputError("the exponential schedule needs start_lr (the low end of the range)")
+        return ExponentialSchedule(optimizer, start_lr, total_steps)
     raise InputError(f"unknown schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
 
 

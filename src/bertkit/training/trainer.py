@@ -49,6 +49,12 @@ class TrainConfig:
     warmup_steps: int = 0
     schedule: str = "linear"              # linear (warm-up, linear decay) | noam (lr is the scale; see optim.py)
     schedule_d_model: int | None = None   # noam: the model width d_model
+    schedule_cycle_steps: int | None = None  # triangular: steps per cycle (default: the whole run)
+    schedule_start_lr: float | None = None   # exponential (lr_find's sweep): the rate at step 0; lr is the last
+    plateau_factor: float | None = None   # reduce-on-plateau: after plateau_patience evaluations in a row without a new
+    plateau_patience: int = 1             # best (best_metric), multiply all later rates by this factor
+    divergence: float | None = None       # stop when a logged loss passes this many times the lowest logged so far,
+                                          # or is not finite (lr_find's sweep ends there); metrics["diverged"]
     max_steps: int | None = None          # optimizer steps; else derived from epochs
     epochs: float | None = None
     max_time_s: float | None = None       # stop after the step that passes this much wall-clock time (this process):
@@ -98,6 +104,12 @@ class TrainConfig:
             raise InputError(f"lr must be > 0, got {self.lr}")
         if not 0.0 < self.layer_lr_decay <= 1.0:
             raise InputError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if self.plateau_factor is not None and not 0.0 < self.plateau_factor < 1.0:
+            raise InputError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        if self.plateau_patience < 1:
+            raise InputError(f"plateau_patience must be >= 1, got {self.plateau_patience}")
+        if self.divergence is not None and not self.divergence > 1.0:
+            raise InputError(f"divergence must be > 1 (a multiple of the lowest loss), got {self.divergence}")
         if self.trim_memory_s is not None and self.trim_memory_s < 0:
             raise InputError(f"trim_memory_s must be >= 0 or None, got {self.trim_memory_s}")
 
@@ -153,7 +165,7 @@ class Trainer:
                              f"{config.batch_size} x {self.dist.world_size} process(es)")
         self.max_steps = config.max_steps or max(1, math.ceil(config.epochs * self.per_epoch / config.grad_accum))
         self.schedule = build_schedule(config.schedule, self.optimizer, config.warmup_steps, self.max_steps,
-                                       config.schedule_d_model)
+                                       config.schedule_d_model, config.schedule_cycle_steps, config.schedule_start_lr)
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
         self.best_step: int | None = None  # the step whose state out_dir/best holds (0: the starting model)
         self._stop_signal = False
@@ -235,6 +247,11 @@ class Trainer:
                 ck.write_atomic_dir(self.out_dir / "best", lambda t: self.save_fn(self.model, t))
         else:
             self.bad_evals += 1
+            if self.cfg.plateau_factor is not None and self.bad_evals % self.cfg.plateau_patience == 0:
+                self.schedule.reduce(self.cfg.plateau_factor)
+                if self.dist.is_main and self.cfg.progress:
+                    print(f"{key} did not improve for {self.cfg.plateau_patience} evaluation(s): later learning "
+                          f"rates x {self.cfg.plateau_factor:g}", file=sys.stderr)
         return self.cfg.patience is not None and self.bad_evals >= self.cfg.patience
 
     # ---- the loop ---------------------------------------------------------------------------------------
@@ -307,7 +324,8 @@ class Trainer:
             metrics.update({"initial_" + k: v for k, v in ev.items()})
             self._after_eval(ev)  # the starting model is the first candidate for out_dir/best
         t0 = t_start = t_trim = time.perf_counter()
-        stopped_early = out_of_time = False
+        stopped_early = out_of_time = diverged = False
+        lowest = math.inf
         try:
             while self.step < self.max_steps:
                 micro = [next(batches) for _ in range(cfg.grad_accum)]
@@ -358,6 +376,13 @@ class Trainer:
                     bar.set_postfix(loss=f"{rec['loss']:.4f}", lr=f"{lr:.2e}", tok_s=f"{rec['tokens_per_s']:.0f}")
                     metrics.update(rec)
                     sums, win_items, win_tokens, win_examples, t0 = {}, 0, 0, 0, time.perf_counter()
+                    if cfg.divergence is not None:
+                        diverged = not math.isfinite(rec["loss"]) or rec["loss"] > cfg.divergence * lowest
+                        lowest = min(lowest, rec["loss"]) if math.isfinite(rec["loss"]) else lowest
+                        if info.enabled:  # every process stops at the same step
+                            diverged = bool(dd.broadcast_object(diverged, info))
+                        if diverged:
+                            break
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
                     ev = self.evaluate()
                     if ev:
@@ -400,7 +425,7 @@ class Trainer:
                     shutil.rmtree(tmp, ignore_errors=True)
         dd.barrier(info)
         metrics.update(step=self.step, stopped_early=stopped_early, interrupted=self._stop_signal,
-                       out_of_time=out_of_time)
+                       out_of_time=out_of_time, diverged=diverged)
         if self.best is not None:
             metrics["best_" + str(self.cfg.best_metric)] = self.best
             metrics["best_step"] = self.best_step
