@@ -13,13 +13,15 @@ from bertkit.embed import TextEncoder, load
 from bertkit.errors import BertkitError, BertkitWarning, CheckpointError, InputError
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
-from bertkit.tasks.finetune import finetune
-from bertkit.tasks.predictor import Predictor
 from bertkit.serve.client import Client
+from bertkit.tasks.finetune import finetune
+from bertkit.tasks.learner import Learner
+from bertkit.tasks.lr_find import lr_find
+from bertkit.tasks.predictor import Predictor
 from bertkit.tokenizers import Tokenizer
 
 __version__ = "0.1.0"
 
 __all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "Tokenizer", "finetune", "Predictor", "Client", "BertkitError", "BertkitWarning",
+           "build_model", "Tokenizer", "finetune", "Learner", "lr_find", "Predictor", "Client", "BertkitError", "BertkitWarning",
            "CheckpointError", "InputError"]

@@ -15,20 +15,54 @@ from bertkit.cli.options import (
     non_negative_int,
     positive_float,
     positive_int,
+    unit_float,
 )
+
+
+def _lr(text: str) -> float | str:
+    return "auto" if text == "auto" else positive_float(text)
+
+
+def _sweep(args: argparse.Namespace):
+    """--lr-find (and --lr auto): the range test on the same data and model; its PNG and JSON go to --out."""
+    from pathlib import Path
+
+    import bertkit
+
+    out = Path(args.out)
+    found = bertkit.lr_find(args.task, args.train, model=args.model, text_col=args.text_col,
+                            text2_col=args.text2_col, label_col=args.label_col, multi_label=args.multi_label,
+                            label_sep=args.label_sep, max_length=args.max_length, long_docs=args.long_docs,
+                            doc_stride=args.doc_stride, batch_size=args.batch_size, freeze=args.freeze,
+                            pooling=args.pooling, layer_lr_decay=args.layer_lr_decay, precision=args.precision,
+                            seed=args.seed, steps=args.lr_find_steps, plot=out / "lr_find.png",
+                            progress=not args.quiet)
+    (out / "lr_find.json").write_text(json.dumps({
+        "lrs": found.lrs, "losses": found.losses, "smoothed": found.smoothed, "diverged": found.diverged,
+        "min_loss_lr": found.min_loss_lr, "steepest": found.steepest, "suggested": found.suggested}) + "\n")
+    print(found.summary())
+    print(f"wrote {out / 'lr_find.png'} and {out / 'lr_find.json'}")
+    return found
 
 
 def _run_task(args: argparse.Namespace) -> int:
     """classify | pair | regress | ner | qa through bertkit.finetune."""
     import bertkit
 
+    if args.lr_find or args.lr == "auto":
+        found = _sweep(args)
+        if args.lr_find and args.lr != "auto":
+            return 0
+        args.lr = found.suggested
+        print(f"fine-tuning at the suggested rate {args.lr:.2e}")
     pred = bertkit.finetune(
         args.task, train=args.train, dev=args.dev, model=args.model, text_col=args.text_col,
         text2_col=args.text2_col, label_col=args.label_col, multi_label=args.multi_label, label_sep=args.label_sep,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length, freeze=args.freeze,
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
         max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
-        layer_lr_decay=args.layer_lr_decay, dev_split=args.dev_split, resume=args.resume, progress=not args.quiet)
+        layer_lr_decay=args.layer_lr_decay, dev_split=args.dev_split, schedule=args.schedule,
+        reduce_on_plateau=args.reduce_on_plateau, warmup=args.warmup, resume=args.resume, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -75,7 +109,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_float, default=3)
     p.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps (a time budget)")
     p.add_argument("--time-budget", type=positive_float, help="seconds of training; then stop, score dev and keep the best")
-    p.add_argument("--lr", type=positive_float, help="peak learning rate (default 5e-5; 1e-4 for ner and qa)")
+    p.add_argument("--lr", type=_lr, help="peak learning rate (default 5e-5; 1e-4 for ner and qa); 'auto': run the "
+                                          "lr range test first and train at its suggestion")
+    p.add_argument("--lr-find", action="store_true",
+                   help="the learning-rate range test only: sweep 1e-7 -> 10, write OUT/lr_find.png and "
+                        "OUT/lr_find.json, print the suggested rate, do not train")
+    p.add_argument("--lr-find-steps", type=positive_int, default=200, help="steps of the range test")
+    p.add_argument("--schedule", default="linear", choices=["linear", "onecycle", "triangular"],
+                   help="linear: warm-up then linear decay (BERT); onecycle: ktrain's fit_onecycle (lr/25 -> lr -> "
+                        "cosine fall, beta1 cycled); triangular: ktrain's autofit (one lr/10 <-> lr cycle an epoch)")
+    p.add_argument("--warmup", type=unit_float, metavar="F",
+                   help="fraction of the steps rising to the peak (default 0.1 linear, 0.3 onecycle, 0 triangular)")
+    p.add_argument("--reduce-on-plateau", type=positive_int, metavar="N",
+                   help="halve later rates after N epochs without a better dev score (needs --dev)")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--max-length", type=positive_int, help="tokens per window (default 128; ner 256; qa 384)")
     p.add_argument("--doc-stride", type=non_negative_int, default=128, help="qa: tokens shared by neighbouring windows")

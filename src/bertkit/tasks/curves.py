@@ -46,3 +46,37 @@ def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metri
     fig.savefig(png)
     plt.close(fig)
     return png
+
+
+def plot_confusion(matrix: Any, labels: Sequence[str], png: str | Path, title: str = "confusion matrix") -> Path | None:
+    """A confusion matrix (rows gold, columns predicted) as a PNG heat map with the counts written in each cell and
+    row-normalised shading. Needs matplotlib; without it a warning is given and nothing is drawn."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        warn("matplotlib is not installed, so no confusion-matrix PNG was drawn")
+        return None
+    import numpy as np
+
+    m = np.asarray(matrix, dtype=float)
+    share = m / np.maximum(m.sum(1, keepdims=True), 1)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * n + 2), max(3.0, 0.8 * n + 1.5)), dpi=110)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center",
+                    color="white" if share[i, j] > 0.5 else "black", fontsize=9)
+    ax.set_xticks(range(n), [str(x) for x in labels], rotation=45 if n > 4 else 0)
+    ax.set_yticks(range(n), [str(x) for x in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+    return png

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from bertkit.tasks.qa import encode_qa
 
 MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "regress": "spearman", "ner": "f1", "qa": "f1",
                "multi_label": "micro_f1"}
+FINETUNE_SCHEDULES = ("linear", "onecycle", "triangular")
 DEFAULT_LR = {"classify": 5e-5, "pair": 5e-5, "regress": 5e-5, "ner": 1e-4, "qa": 1e-4}
 
 
@@ -90,10 +92,11 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              multi_label: bool = False, label_sep: str = ",", epochs: float = 3, lr: float | None = None,
              batch_size: int = 32, max_length: int | None = None, freeze: str | int | None = None,
              out: str | Path | None = None, seed: int = 0, precision: str = "auto", patience: int | None = 2,
-             warmup: float = 0.1, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
+             warmup: float | None = None, weight_decay: float = 0.01, long_docs: str = "truncate", stride: int | None = None,
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
              time_budget: float | None = None, pooling: str | None = None, layer_lr_decay: float = 1.0,
-             dev_split: float | None = None, resume: bool = False, progress: bool = True) -> Predictor:
+             dev_split: float | None = None, schedule: str = "linear", reduce_on_plateau: int | None = None,
+             resume: bool = False, progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
@@ -108,6 +111,10 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     A mean-pooled model gives its predictions in bertkit only.
     layer_lr_decay: d < 1 trains the task head at `lr`, the last encoder block at lr * d, and each block below
     at d times the one above it (embeddings last): ELECTRA's layer-wise decay (0.8 for its small models).
+    schedule: "linear" (warm-up for `warmup` of the steps, default 0.1, then a linear fall to 0: BERT's),
+    "onecycle" (ktrain's fit_onecycle: from lr/25 up to lr over `warmup`, default 0.3, then a cosine fall, Adam's
+    beta1 cycled 0.95 -> 0.85 -> 0.95) or "triangular" (ktrain's autofit: one cycle per epoch between lr/10 and lr).
+    reduce_on_plateau: N halves the later rates after N epochs in a row without a better dev score.
     time_budget: seconds of training after which the trainer stops as on preemption (SIGTERM: it finishes the
     step and saves a checkpoint); the model is then scored on dev once more and the best state is kept.
     A first Ctrl-C (or SIGTERM) stops training the same way, and the scored model is still returned and saved
@@ -131,61 +138,35 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     if dev is not None and dev_split is not None:
         raise InputError("give a dev file or dev_split (a fraction of train held out as dev), not both")
+    if schedule not in FINETUNE_SCHEDULES:
+        raise InputError(f"schedule must be one of {', '.join(FINETUNE_SCHEDULES)}, got {schedule!r}")
+    if warmup is not None and not 0.0 <= warmup < 1.0:
+        raise InputError(f"warmup is a fraction of the steps in [0, 1), got {warmup}")
+    if reduce_on_plateau is not None and (reduce_on_plateau < 1 or dev is None and dev_split is None):
+        raise InputError(f"reduce_on_plateau needs a dev set and N >= 1 epochs, got {reduce_on_plateau}")
     if resume and out is None:
         raise InputError("resume continues the interrupted run saved in `out`: give out")
-    from bertkit.hub import from_pretrained
-    from bertkit.hub.default import resolve_model_path
-    from bertkit.tokenizers import Tokenizer
     from bertkit.training import TrainConfig, Trainer
 
     t_start = time.perf_counter()
-    kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
-    cols = {"text_col": text_col, "text2_col": text2_col, "label_col": label_col}
-    tr, used = read_task_file(task, train, kind=kind, label_sep=label_sep, **cols)
-    dv = None
-    if dev_split is not None:
-        tr, dv = split_dev(task, tr, dev_split, seed)
-    labels = _labels(task, tr, kind)
-    if dev is not None:
-        dv, _ = read_task_file(task, dev, kind=kind, label_sep=label_sep, **{k: v for k, v in used.items()})
-    if dv is not None:
-        _check_dev(task, labels, dv, dev if dev is not None else f"the held-out part of {train}", train)
-    model_dir = resolve_model_path(model)
-    settings: dict[str, Any] = dict(
-        used, kind=kind, labels=labels, label_sep=label_sep, combine=long_docs, c=2.0, threshold=0.5,
-        max_length=max_length or (384 if task == "qa" else 256 if task == "ner" else 128),
-        stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
-        doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
-        precision=resolve_precision(precision), base_model=str(model_dir))
-    if task == "ner":  # predictions come back in the training file's scheme: IOB1 in, IOB1 out
-        settings["tag_scheme"] = tag_scheme([[c[-1] for c in s.columns] for s in tr.source])
+    warmup = default_warmup(schedule) if warmup is None else warmup
+    data = read_data(task, train, dev, model=model, text_col=text_col, text2_col=text2_col, label_col=label_col,
+                     multi_label=multi_label, label_sep=label_sep, dev_split=dev_split, seed=seed,
+                     long_docs=long_docs, max_length=max_length, stride=stride, doc_stride=doc_stride,
+                     max_answer_length=max_answer_length, precision=precision)
+    kind, tr, dv, labels, settings, model_dir = data.kind, data.tr, data.dv, data.labels, data.settings, data.model_dir
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
     train_dir = out_dir / "training"
     run = _fingerprint(task=task, train=train, dev=dev, model=model_dir, multi_label=multi_label, epochs=epochs,
                        lr=lr, batch_size=batch_size, freeze=freeze, seed=seed, patience=patience, warmup=warmup,
                        weight_decay=weight_decay, max_steps=max_steps, pooling=pooling, layer_lr_decay=layer_lr_decay,
-                       dev_split=dev_split,
+                       dev_split=dev_split, **({"schedule": schedule, "reduce_on_plateau": reduce_on_plateau}
+                                               if schedule != "linear" else {}),
                        settings={k: v for k, v in settings.items() if k != "base_model"})
     start_step = _resume_point(train_dir, run) if resume else _start_afresh(train_dir, run)
-    torch.manual_seed(seed)
-    n_out = 1 if kind == "regression" else len(labels) if labels else 2
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*newly initialised.*")
-        net = from_pretrained(model_dir, task=MODEL_TASK[task], num_labels=None if task == "qa" else n_out,
-                              id2label=dict(enumerate(labels)) if labels and task != "regress" else None)
-    if pooling == "mean":
-        net.config.extra["classifier_pooling"] = "mean"
-    elif pooling == "cls":
-        net.config.extra.pop("classifier_pooling", None)
-    if kind != "single_label" and task != "ner" and task != "qa":
-        net.config.problem_type = "regression" if kind == "regression" else "multi_label_classification"
-    params = apply_freezing(net, freeze)
-    pred = Predictor(task, net, Tokenizer.from_pretrained(model_dir), settings)
-    feats = _train_features(pred, tr, progress)
-    if not feats:
-        raise InputError(f"{train}: nothing to train on")
-    batches = GroupedBatches(feats, batch_size, seed)
-    dev_enc = pred.encode(dv.inputs, dv.pairs, gold=dv.gold) if dv is not None else None
+    build_model(data, seed=seed, freeze=freeze, pooling=pooling, batch_size=batch_size, progress=progress)
+    net, params, pred, feats, batches, dev_enc = data.net, data.params, data.pred, data.feats, data.batches, \
+        data.dev_enc
     metric = "eval_" + MAIN_METRIC["multi_label" if multi_label else task]
     history: list[dict[str, Any]] = []
 
@@ -204,6 +185,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
                        for i, r in enumerate(done))
     steps = max_steps or max(1, round(epochs * len(batches)))
     cfg = TrainConfig(out_dir=train_dir, lr=lr or DEFAULT_LR[task], warmup_steps=int(warmup * steps),
+                      schedule=schedule, schedule_cycle_steps=max(2, len(batches)),
+                      plateau_factor=0.5 if reduce_on_plateau else None, plateau_patience=reduce_on_plateau or 1,
                       max_steps=steps, batch_size=1, precision=settings["precision"], eval_every=len(batches)
                       if dv is not None else None, log_every=max(1, min(50, len(batches) // 10)),
                       best_metric=metric if dv is not None else None, greater_is_better=True,
@@ -242,7 +225,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         "train_examples": len(tr.inputs), "train_skipped": tr.skipped, "train_features": len(feats),
         "dev_examples": None if dv is None else len(dv.inputs), "dev_skipped": None if dv is None else dv.skipped,
         "labels": labels, "settings": {k: v for k, v in settings.items() if k != "labels"},
-        "lr": cfg.lr, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
+        "lr": cfg.lr, "schedule": schedule, "warmup": warmup, "batch_size": batch_size, "epochs": epochs, "steps": fit.get("step"), "freeze": freeze,
         "params": params, "stopped_early": fit.get("stopped_early"),
         "interrupted": interrupted, "resumed_from_step": start_step or None,
         "stopped_by_time_budget": bool(interrupted and timer is not None and timer.fired),
@@ -266,6 +249,96 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
 
     plot_learning_curve(train_dir / "log.jsonl", history, metric, out_dir / "learning_curve.png", len(batches))
     return pred
+
+
+@dataclass
+class Prepared:
+    """What a fine-tuning run trains on: the data read and checked (read_data), then the model with its fresh head,
+    the features and the batches (build_model). `bertkit.tasks.lr_find` sweeps over the same."""
+
+    task: str
+    kind: str
+    tr: TaskData
+    dv: TaskData | None
+    labels: list[str] | None
+    settings: dict[str, Any]
+    model_dir: Path
+    source: Any = None  # the train file, for messages
+    net: Any = None
+    params: Any = None
+    pred: Predictor | None = None
+    feats: list[dict[str, Any]] | None = None
+    batches: GroupedBatches | None = None
+    dev_enc: Any = None
+
+
+def read_data(task: str, train: Any, dev: Any = None, *, model: Any = None, text_col: str | None = None,
+              text2_col: str | None = None, label_col: str | None = None, multi_label: bool = False,
+              label_sep: str = ",", dev_split: float | None = None, seed: int = 0, long_docs: str = "truncate",
+              max_length: int | None = None, stride: int | None = None, doc_stride: int = 128,
+              max_answer_length: int = 30, precision: str = "auto") -> Prepared:
+    """Read and check the train and dev files, build the label list and the task settings (see `finetune`)."""
+    from bertkit.hub.default import resolve_model_path
+
+    kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
+    cols = {"text_col": text_col, "text2_col": text2_col, "label_col": label_col}
+    tr, used = read_task_file(task, train, kind=kind, label_sep=label_sep, **cols)
+    dv = None
+    if dev_split is not None:
+        tr, dv = split_dev(task, tr, dev_split, seed)
+    labels = _labels(task, tr, kind)
+    if dev is not None:
+        dv, _ = read_task_file(task, dev, kind=kind, label_sep=label_sep, **{k: v for k, v in used.items()})
+    if dv is not None:
+        _check_dev(task, labels, dv, dev if dev is not None else f"the held-out part of {train}", train)
+    model_dir = resolve_model_path(model)
+    settings: dict[str, Any] = dict(
+        used, kind=kind, labels=labels, label_sep=label_sep, combine=long_docs, c=2.0, threshold=0.5,
+        max_length=max_length or (384 if task == "qa" else 256 if task == "ner" else 128),
+        stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
+        doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
+        precision=resolve_precision(precision), base_model=str(model_dir))
+    if task == "ner":  # predictions come back in the training file's scheme: IOB1 in, IOB1 out
+        settings["tag_scheme"] = tag_scheme([[c[-1] for c in s.columns] for s in tr.source])
+    return Prepared(task, kind, tr, dv, labels, settings, model_dir, source=train)
+
+
+def build_model(data: Prepared, *, seed: int = 0, freeze: str | int | None = None, pooling: str | None = None,
+                batch_size: int = 32, progress: bool = True) -> Prepared:
+    """Load the checkpoint with a fresh task head (seeded), freeze, encode the training rows into length-grouped
+    batches and the dev rows for scoring; fills data's model fields and returns it."""
+    from bertkit.hub import from_pretrained
+    from bertkit.tokenizers import Tokenizer
+
+    task, kind, labels = data.task, data.kind, data.labels
+    torch.manual_seed(seed)
+    n_out = 1 if kind == "regression" else len(labels) if labels else 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*newly initialised.*")
+        net = from_pretrained(data.model_dir, task=MODEL_TASK[task], num_labels=None if task == "qa" else n_out,
+                              id2label=dict(enumerate(labels)) if labels and task != "regress" else None)
+    if pooling == "mean":
+        net.config.extra["classifier_pooling"] = "mean"
+    elif pooling == "cls":
+        net.config.extra.pop("classifier_pooling", None)
+    if kind != "single_label" and task != "ner" and task != "qa":
+        net.config.problem_type = "regression" if kind == "regression" else "multi_label_classification"
+    data.params = apply_freezing(net, freeze)
+    data.net = net
+    data.pred = pred = Predictor(task, net, Tokenizer.from_pretrained(data.model_dir), data.settings)
+    data.feats = _train_features(pred, data.tr, progress)
+    if not data.feats:
+        raise InputError(f"{data.source}: nothing to train on")
+    data.batches = GroupedBatches(data.feats, batch_size, seed)
+    dv = data.dv
+    data.dev_enc = pred.encode(dv.inputs, dv.pairs, gold=dv.gold) if dv is not None else None
+    return data
+
+
+def default_warmup(schedule: str) -> float:
+    """The fraction of the steps spent rising to the peak rate: 0.1 for linear (BERT), 0.3 for one-cycle (fastai's
+    pct_start), none for triangular (its cycles start low)."""
+    return {"linear": 0.1, "onecycle": 0.3, "triangular": 0.0}[schedule]
 
 
 RUN_FILE = "run.json"

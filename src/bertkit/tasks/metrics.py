@@ -29,6 +29,43 @@ def macro_f1(pred: Sequence[int], gold: Sequence[int], num_labels: int) -> float
     return float(np.mean(scores)) if scores else 0.0
 
 
+def confusion_matrix(pred: Sequence[int], gold: Sequence[int], num_labels: int) -> np.ndarray:
+    """(num_labels, num_labels) counts: row = gold label, column = predicted label."""
+    m = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(m, (np.asarray(gold, dtype=np.int64), np.asarray(pred, dtype=np.int64)), 1)
+    return m
+
+
+def classification_report(pred: Sequence[int], gold: Sequence[int], labels: Sequence[str]) -> dict[str, dict]:
+    """Per label precision, recall, F1 and support (gold count), then "macro avg" and "weighted avg" rows (by
+    support), as scikit-learn's classification_report(output_dict=True) gives them (0 where undefined)."""
+    m = confusion_matrix(pred, gold, len(labels))
+    tp, predicted, support = np.diag(m), m.sum(0), m.sum(1)
+    rows: dict[str, dict] = {}
+    for k, name in enumerate(labels):
+        p = tp[k] / predicted[k] if predicted[k] else 0.0
+        r = tp[k] / support[k] if support[k] else 0.0
+        rows[str(name)] = {"precision": float(p), "recall": float(r), "f1": float(2 * p * r / (p + r) if p + r else 0.0),
+                           "support": int(support[k])}
+    per = list(rows.values())
+    total = max(int(support.sum()), 1)
+    for avg, w in (("macro avg", [1 / len(per)] * len(per)), ("weighted avg", [x["support"] / total for x in per])):
+        rows[avg] = {k: float(sum(wi * x[k] for wi, x in zip(w, per))) for k in ("precision", "recall", "f1")}
+        rows[avg]["support"] = int(support.sum())
+    return rows
+
+
+def format_report(report: dict[str, dict], accuracy_value: float | None = None) -> str:
+    """classification_report's rows as an aligned text table."""
+    width = max(12, *(len(k) for k in report))
+    lines = [f"{'':>{width}}  precision  recall      f1  support"]
+    for name, r in report.items():
+        if name == "macro avg" and accuracy_value is not None:
+            lines.append(f"{'accuracy':>{width}}  {'':>9}  {'':>6}  {accuracy_value:6.4f}  {r['support']:7d}")
+        lines.append(f"{name:>{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:6.4f}  {r['support']:7d}")
+    return "\n".join(lines)
+
+
 def multilabel_f1(pred: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     """Micro F1 over all (example, label) decisions of 0/1 matrices (N, L), and the exact-set accuracy."""
     p, g = np.asarray(pred).astype(bool), np.asarray(gold).astype(bool)

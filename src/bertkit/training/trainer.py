@@ -55,6 +55,8 @@ class TrainConfig:
     plateau_patience: int = 1             # best (best_metric), multiply all later rates by this factor
     divergence: float | None = None       # stop when a logged loss passes this many times the lowest logged so far,
                                           # or is not finite (lr_find's sweep ends there); metrics["diverged"]
+    divergence_smoothing: float = 0.0     # beta of the bias-corrected moving average the divergence test reads
+                                          # (0: each logged loss as it is; lr_find: 0.98, as fastai)
     max_steps: int | None = None          # optimizer steps; else derived from epochs
     epochs: float | None = None
     max_time_s: float | None = None       # stop after the step that passes this much wall-clock time (this process):
@@ -108,6 +110,8 @@ class TrainConfig:
             raise InputError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
         if self.plateau_patience < 1:
             raise InputError(f"plateau_patience must be >= 1, got {self.plateau_patience}")
+        if not 0.0 <= self.divergence_smoothing < 1.0:
+            raise InputError(f"divergence_smoothing must be in [0, 1), got {self.divergence_smoothing}")
         if self.divergence is not None and not self.divergence > 1.0:
             raise InputError(f"divergence must be > 1 (a multiple of the lowest loss), got {self.divergence}")
         if self.trim_memory_s is not None and self.trim_memory_s < 0:
@@ -325,7 +329,7 @@ class Trainer:
             self._after_eval(ev)  # the starting model is the first candidate for out_dir/best
         t0 = t_start = t_trim = time.perf_counter()
         stopped_early = out_of_time = diverged = False
-        lowest = math.inf
+        lowest, avg, n_avg = math.inf, 0.0, 0
         try:
             while self.step < self.max_steps:
                 micro = [next(batches) for _ in range(cfg.grad_accum)]
@@ -377,8 +381,11 @@ class Trainer:
                     metrics.update(rec)
                     sums, win_items, win_tokens, win_examples, t0 = {}, 0, 0, 0, time.perf_counter()
                     if cfg.divergence is not None:
-                        diverged = not math.isfinite(rec["loss"]) or rec["loss"] > cfg.divergence * lowest
-                        lowest = min(lowest, rec["loss"]) if math.isfinite(rec["loss"]) else lowest
+                        beta, n_avg = cfg.divergence_smoothing, n_avg + 1
+                        avg = beta * avg + (1 - beta) * rec["loss"]
+                        smooth = avg / (1 - beta ** n_avg)
+                        diverged = not math.isfinite(smooth) or smooth > cfg.divergence * lowest
+                        lowest = min(lowest, smooth) if math.isfinite(smooth) else lowest
                         if info.enabled:  # every process stops at the same step
                             diverged = bool(dd.broadcast_object(diverged, info))
                         if diverged:
