@@ -14,6 +14,7 @@ from bertkit.errors import BertkitError, BertkitWarning, CheckpointError, InputE
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
 from bertkit.serve.client import Client
+from bertkit.tasks.docqa import DocumentQA
 from bertkit.tasks.finetune import finetune
 from bertkit.tasks.learner import Learner
 from bertkit.tasks.lr_find import lr_find
@@ -23,5 +24,5 @@ from bertkit.tokenizers import Tokenizer
 __version__ = "0.1.0"
 
 __all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "Tokenizer", "finetune", "Learner", "lr_find", "Predictor", "Client", "BertkitError", "BertkitWarning",
+           "build_model", "Tokenizer", "finetune", "DocumentQA", "Learner", "lr_find", "Predictor", "Client", "BertkitError", "BertkitWarning",
            "CheckpointError", "InputError"]

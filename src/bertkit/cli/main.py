@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "distill_multilingual_cmd",
     "translation_cmd",
     "generate_cmd",
+    "ask_cmd",
 ]
 
 
