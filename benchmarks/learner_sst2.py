@@ -30,7 +30,7 @@ def main() -> None:
     train, dev = Path(args.data) / "sst2/train.tsv", Path(args.data) / "sst2/dev_from_train.tsv"
     out = Path(args.out)
     print(f"machine: {hardware.describe()}")
-    common = dict(text_col="sentence", label_col="label", max_length=args.max_length, batch_size=args.batch_size)
+    common = {"text_col": "sentence", "label_col": "label", "max_length": args.max_length, "batch_size": args.batch_size}
     rows = []
 
     t0 = time.perf_counter()
