@@ -19,10 +19,11 @@ from bertkit.tasks.finetune import finetune
 from bertkit.tasks.learner import Learner
 from bertkit.tasks.lr_find import lr_find
 from bertkit.tasks.predictor import Predictor
+from bertkit.tasks.zero_shot import ZeroShotClassifier
 from bertkit.tokenizers import Tokenizer
 
 __version__ = "0.1.0"
 
 __all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "Tokenizer", "finetune", "DocumentQA", "Learner", "lr_find", "Predictor", "Client", "BertkitError", "BertkitWarning",
+           "build_model", "Tokenizer", "finetune", "DocumentQA", "Learner", "lr_find", "Predictor", "ZeroShotClassifier", "Client", "BertkitError", "BertkitWarning",
            "CheckpointError", "InputError"]

@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "translation_cmd",
     "generate_cmd",
     "ask_cmd",
+    "zero_shot_cmd",
 ]
 
 
