@@ -106,6 +106,10 @@ def test_bad_input(docs, index, reader, tiny, tmp_path):
     (tmp_path / "blank" / "b.txt").write_text("\n\n")
     with pytest.raises(InputError, match="are empty: no paragraph to index"):
         DocumentQA.build(tmp_path / "blank", tmp_path / "i")
+    with pytest.raises(InputError, match="would hold the documents folder"):
+        DocumentQA.build(docs, docs)
+    with pytest.raises(InputError, match="would hold the documents folder"):
+        DocumentQA.build(docs / "sub", docs)
     clf = Predictor("classify", bertkit.from_pretrained(tiny, task="classification", num_labels=2),
                     bertkit.Tokenizer.from_pretrained(tiny), {"labels": ["a", "b"]})
     with pytest.raises(InputError, match="span head .*got a classify model"):
@@ -114,6 +118,17 @@ def test_bad_input(docs, index, reader, tiny, tmp_path):
         DocumentQA.load(docs, reader)
     with pytest.raises(InputError, match="non-empty string"):
         DocumentQA.load(index, reader).ask("  ")
+
+
+def test_an_index_inside_the_documents_folder_is_not_read_as_documents(docs, minilm_path, tmp_path):
+    import shutil
+
+    d = tmp_path / "docs"
+    shutil.copytree(docs, d)
+    DocumentQA.build(d, d / "qa_index", model=minilm_path, progress=False)
+    (d / "qa_index" / "notes.txt").write_text("Stray text inside the index folder.\n")
+    again = DocumentQA.build(d, d / "qa_index", model=minilm_path, progress=False)  # rebuilt in place
+    assert json.loads((again / "docqa.json").read_text())["paragraphs"] == 5
 
 
 def test_cli_build_then_ask(docs, reader, minilm_path, tmp_path, capsys):

@@ -74,7 +74,13 @@ class DocumentQA:
         docs = Path(docs_dir)
         if not docs.is_dir():
             raise InputError(f"documents folder {docs} does not exist")
-        files = sorted(p for p in docs.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        out = Path(out_dir)
+        if docs.resolve() == out.resolve() or out.resolve() in docs.resolve().parents:
+            raise InputError(f"the index folder {out} would hold the documents folder {docs} (the index build "
+                             "replaces its folder): write the index elsewhere")
+        inside = out.resolve()
+        files = sorted(p for p in docs.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                       and inside not in p.resolve().parents)  # an index written inside the documents: not a doc
         if not files:
             raise InputError(f"{docs} holds no {' or '.join(SUFFIXES)} files")
         paras = []
@@ -87,7 +93,6 @@ class DocumentQA:
             paras.extend({"file": rel, "line": line, "text": p} for line, p in split_paragraphs(text, max_chars))
         if not paras:
             raise InputError(f"the {len(files)} file(s) under {docs} are empty: no paragraph to index")
-        out = Path(out_dir)
         build_index([" ".join(p["text"].split()) for p in paras], out, model=model, batch_size=batch_size,
                     show_progress=progress)
         with (out / "paragraphs.jsonl").open("w", encoding="utf-8") as fh:
