@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Prints `LABEL (score S): words`, each word coloured by its attribution to the "
                                    "label's logit (green: for it, red: against it); --plain prints word(+0.12).")
     p.add_argument("model", help="folder written by `bertkit finetune classify|pair --out`")
-    p.add_argument("text")
+    p.add_argument("text", help="the text to explain (the first text, for a pair model)")
     p.add_argument("--pair", help="the second text, for a pair model")
     p.add_argument("--target", help="label to explain (default: the predicted one)")
     p.add_argument("--steps", type=int, default=50,
