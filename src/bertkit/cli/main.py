@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "tokenizer_cmd",
     "finetune_cmd",
     "predict_cmd",
+    "explain_cmd",
     "evaluate_cmd",
     "index_cmd",
     "search_cmd",

@@ -147,6 +147,12 @@ class Predictor:
         scheme = self.tag_scheme_for(tag_scheme)
         return [{**r, "tags": to_scheme(r["tags"], scheme)} for r in results]
 
+    def explain(self, text: str, **kw: Any) -> Any:
+        """Integrated-gradients token attributions of one prediction (classify/pair): see tasks/explain.py."""
+        from bertkit.tasks.explain import explain
+
+        return explain(self, text, **kw)
+
     # ---- scoring -----------------------------------------------------------------------------------------
     def score(self, enc: Encoded) -> dict[str, float]:
         """Task metrics of the predictions for `enc` against enc.gold: accuracy (+ macro F1), micro F1 for
