@@ -13,6 +13,7 @@ from bertkit.embed import TextEncoder, load
 from bertkit.errors import BertkitError, BertkitWarning, CheckpointError, InputError
 from bertkit.hub import default_model_path, from_pretrained, save_pretrained
 from bertkit.models import Model, ModelConfig, ModelOutput, build_model
+from bertkit.pipelines import pipeline
 from bertkit.serve.client import Client
 from bertkit.tasks.docqa import DocumentQA
 from bertkit.tasks.finetune import finetune
@@ -25,5 +26,5 @@ from bertkit.tokenizers import Tokenizer
 __version__ = "0.1.0"
 
 __all__ = ["load", "TextEncoder", "from_pretrained", "save_pretrained", "default_model_path", "Model", "ModelConfig", "ModelOutput",
-           "build_model", "Tokenizer", "finetune", "DocumentQA", "Learner", "lr_find", "Predictor", "ZeroShotClassifier", "Client", "BertkitError", "BertkitWarning",
+           "build_model", "Tokenizer", "finetune", "DocumentQA", "Learner", "lr_find", "pipeline", "Predictor", "ZeroShotClassifier", "Client", "BertkitError", "BertkitWarning",
            "CheckpointError", "InputError"]

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "generate_cmd",
     "ask_cmd",
     "zero_shot_cmd",
+    "run_cmd",
 ]
 
 
