@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from bertkit.cli.options import (
     add_training_precision,
@@ -25,8 +26,6 @@ def _lr(text: str) -> float | str:
 
 def _sweep(args: argparse.Namespace):
     """--lr-find (and --lr auto): the range test on the same data and model; its PNG and JSON go to --out."""
-    from pathlib import Path
-
     import bertkit
 
     out = Path(args.out)
@@ -75,7 +74,8 @@ def _run_task(args: argparse.Namespace) -> int:
     if best:
         print("best epoch " + str(best["epoch"]) + ": " + json.dumps({k[5:]: round(v, 4) for k, v in best.items()
                                                                    if k.startswith("eval_")}))
-    print(f"wrote {args.out} (model, metrics.json, learning_curve.png)")
+    extra = ", confusion.png" if (Path(args.out) / "confusion.png").is_file() else ""
+    print(f"wrote {args.out} (model, metrics.json, learning_curve.png{extra})")
     return 0
 
 

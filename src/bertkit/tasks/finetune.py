@@ -122,7 +122,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     resume: continue the run in `out` from its checkpoint (the one saved when it was interrupted, or the last
     epoch's if it crashed), with the same arguments and data (checked; time_budget and progress may differ).
     The finished run equals one that was never interrupted.
-    Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png.
+    Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png (and, for
+    classify and pair with a dev set, confusion.png and the per-class dev report in metrics.json).
     """
     if task not in MODEL_TASK:
         raise InputError(f"unknown fine-tuning task {task!r}; expected one of {', '.join(MODEL_TASK)}")
@@ -241,6 +242,14 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
         shutil.rmtree(out_dir, ignore_errors=True)
         return pred
     pred.save(out_dir)
+    if dv is not None and task in ("classify", "pair") and kind == "single_label":
+        # the kept model on dev: per-class report and confusion matrix (metrics.json, confusion.png)
+        from bertkit.tasks.curves import plot_confusion
+        from bertkit.tasks.learner import confusion_report
+
+        conf = confusion_report(pred.decode(dev_enc), dv.gold, labels or [])
+        report["dev_report"], report["dev_confusion"] = conf["report"], conf["confusion"]
+        plot_confusion(conf["confusion"], conf["labels"], out_dir / "confusion.png", "dev confusion matrix")
     if not interrupted:  # finished: the checkpoint and the best epoch's copy are spent (the model is out_dir)
         shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
         shutil.rmtree(best_dir, ignore_errors=True)
