@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "ask_cmd",
     "zero_shot_cmd",
     "run_cmd",
+    "attention_cmd",
 ]
 
 
