@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "zero_shot_cmd",
     "run_cmd",
     "attention_cmd",
+    "project_cmd",
 ]
 
 
