@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "run_cmd",
     "attention_cmd",
     "project_cmd",
+    "export_cmd",
 ]
 
 
