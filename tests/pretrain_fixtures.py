@@ -6,7 +6,9 @@ from pathlib import Path
 
 WORDS = "the cat dog sat on mat ran fast slow big small red blue bird sang song tree house car drove road".split()
 VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + ["##s", "##ing", "##ed"]
-         + list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + [".", ","])
+         + list("abcdefghijklmnopqrstuvwxyz")
+         + ["##" + c if c != "s" else "[unused0]" for c in "abcdefghijklmnopqrstuvwxyz"]  # ##s is listed above
+         + [".", ","])
 
 
 def write_tokenizer(folder: Path) -> Path:

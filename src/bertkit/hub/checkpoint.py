@@ -40,7 +40,36 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"config.json in {path} is not valid JSON: {e}") from None
     if not isinstance(cfg, dict):
         raise CheckpointError(f"config.json in {path} must hold a JSON object")
+    _check_types(cfg, cfg_file)
     return cfg
+
+
+# config.json sizes (every family's names) must be positive integers; rates and epsilons numbers
+_SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+          "max_position_embeddings", "embedding_size", "n_embd", "n_layer", "n_head", "n_positions", "d_model",
+          "encoder_layers", "decoder_layers", "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
+          "decoder_ffn_dim", "dim", "n_layers", "n_heads", "hidden_dim", "num_labels")
+_NUMBERS = ("layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "layer_norm_epsilon",
+            "dropout", "attention_dropout")
+
+
+def _check_types(cfg: dict[str, Any], where: Path) -> None:
+    for key in _SIZES:
+        v = cfg.get(key)
+        if key in cfg and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise CheckpointError(f"{where}: {key} must be a positive integer, got {v!r} ({type(v).__name__})")
+    for key in _NUMBERS:
+        v = cfg.get(key)
+        if key in cfg and v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+            raise CheckpointError(f"{where}: {key} must be a number >= 0, got {v!r} ({type(v).__name__})")
+    if "type_vocab_size" in cfg and (isinstance(cfg["type_vocab_size"], bool)
+                                     or not isinstance(cfg["type_vocab_size"], int) or cfg["type_vocab_size"] < 0):
+        raise CheckpointError(f"{where}: type_vocab_size must be an integer >= 0, got {cfg['type_vocab_size']!r}")
+    labels = cfg.get("id2label")
+    if labels is not None and not isinstance(labels, dict):
+        raise CheckpointError(f"{where}: id2label must be an object {{id: label}}, got {type(labels).__name__}")
+    if isinstance(labels, dict) and not all(str(k).lstrip("-").isdigit() for k in labels):
+        raise CheckpointError(f"{where}: id2label keys must be integer ids, got {sorted(labels)[:5]}")
 
 
 def _load_safetensors(file: Path) -> dict[str, torch.Tensor]:

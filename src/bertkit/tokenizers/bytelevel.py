@@ -144,8 +144,19 @@ class ByteLevelBPEModel:
 
 
 def read_vocab_json(path: str) -> dict[str, int]:
+    from bertkit.errors import InputError
+
     with open(path, encoding="utf-8") as f:
-        return {str(k): int(v) for k, v in json.load(f).items()}
+        try:
+            vocab = {str(k): int(v) for k, v in json.load(f).items()}
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+            raise InputError(f"{path} is not a JSON object of token -> integer id: {e}") from None
+    seen: dict[int, str] = {}
+    for tok, i in vocab.items():
+        if i in seen:
+            raise InputError(f"{path}: id {i} is given to both {seen[i]!r} and {tok!r}; each id names one token")
+        seen[i] = tok
+    return vocab
 
 
 def read_merges_txt(path: str) -> list[tuple[str, str]]:

@@ -151,10 +151,16 @@ def _cleanup(s: str) -> str:
 
 
 def read_vocab_txt(path: str) -> dict[str, int]:
-    """vocab.txt: one token per line, id = line number."""
+    """vocab.txt: one token per line, id = line number. A token on two lines is an error (its id would be
+    ambiguous: transformers' slow tokenizer keeps the last line, its fast one the first)."""
+    from bertkit.errors import InputError
+
     vocab: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f):
             tok = line.rstrip("\n").rstrip("\r")
-            vocab.setdefault(tok, i)
+            if tok in vocab:
+                raise InputError(f"{path}: token {tok!r} is on line {vocab[tok] + 1} and again on line {i + 1}; a "
+                                 "vocabulary lists each token once")
+            vocab[tok] = i
     return vocab
