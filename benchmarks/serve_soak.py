@@ -1,0 +1,136 @@
+"""Server soak: `bertkit serve` on loopback under clients sending a mix of valid, malformed and oversized requests for a
+bounded time; every answer checked, the server's RSS sampled each minute.
+
+    python benchmarks/serve_soak.py ../shared/checks/corpus.txt [--minutes 30] [--clients 16]
+
+Valid requests must return the offline embeddings of their texts (cosine >= 0.999); malformed ones (bad JSON, wrong
+types, missing keys) a 4xx with a JSON error; oversized ones (too many texts, a too-long text, a too-large body) 413.
+Anything else is a wrong answer. A crash is the server process dying or refusing connections. RSS growth is the last
+sample against the one after the first minute (warm-up). Targets: 0 wrong answers, 0 crashes, growth < 5%.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import free_port, start_server
+
+BIG_BODY = json.dumps({"texts": ["a"], "padding": "z" * (9 << 20)}).encode()  # over the 8 MiB body limit
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def request(port: int, body: bytes) -> tuple[int, bytes]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        c.request("POST", "/embed", body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def main() -> None:
+    import bertkit
+    from bertkit import hardware
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--model")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    texts = [x for x in Path(args.corpus).read_text(encoding="utf-8").splitlines() if x.strip()][:2000]
+    print(f"machine: {hardware.describe()}")
+    offline = bertkit.load(args.model).embed(texts, show_progress=False)
+    port = free_port()
+    proc = start_server(port, True, args.model, None)
+    counts = {"valid": 0, "malformed": 0, "oversized": 0, "wrong": 0, "crash": 0}
+    wrong: list[str] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + 60 * args.minutes
+
+    def note(kind: str, problem: str | None = None) -> None:
+        with lock:
+            counts[kind] += 1
+            if problem is not None:
+                counts["wrong"] += 1
+                if len(wrong) < 10:
+                    wrong.append(problem)
+
+    def client(k: int) -> None:
+        r = random.Random(args.seed * 1000 + k)
+        while time.monotonic() < stop and proc.poll() is None:
+            kind = r.choices(["valid", "malformed", "oversized"], [0.7, 0.2, 0.1])[0]
+            try:
+                if kind == "valid":
+                    idx = r.sample(range(len(texts)), r.randint(1, 8))
+                    status, raw = request(port, json.dumps({"texts": [texts[i] for i in idx]}).encode())
+                    ok = status == 200
+                    if ok:
+                        vec = np.asarray(json.loads(raw)["embeddings"], dtype=np.float32)
+                        ok = vec.shape == (len(idx), offline.shape[1]) and \
+                            float((vec * offline[idx]).sum(1).min()) >= 0.999
+                    note(kind, None if ok else f"valid request -> {status} {raw[:120]!r}")
+                elif kind == "malformed":
+                    body = r.choice([b"{not json", b'{"texts": 5}', b'{"text": ["a"]}', b'[1, 2, 3]',
+                                     b'{"texts": [1, 2]}', b'{"texts": ["a"], "pooling": "nope"}', b"\xff\xfe"])
+                    status, raw = request(port, body)
+                    note(kind, None if 400 <= status < 500 and raw.startswith(b"{") else
+                         f"malformed {body[:30]!r} -> {status} {raw[:120]!r}")
+                else:
+                    body = r.choice([json.dumps({"texts": ["x"] * 300}).encode(),
+                                     json.dumps({"texts": ["y" * 25_000]}).encode(),
+                                     BIG_BODY])
+                    status, raw = request(port, body)
+                    note(kind, None if status == 413 else f"oversized ({len(body)} bytes) -> {status} {raw[:120]!r}")
+            except (OSError, http.client.HTTPException) as e:
+                note("crash" if proc.poll() is not None or isinstance(e, ConnectionRefusedError) else kind,
+                     f"{kind}: {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(args.clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    samples = []
+    while time.monotonic() < stop and proc.poll() is None:
+        time.sleep(min(60.0, max(0.0, stop - time.monotonic())))
+        if proc.poll() is None:
+            samples.append((round((time.monotonic() - t0) / 60, 1), rss_mb(proc.pid)))
+            with lock:
+                print(f"minute {samples[-1][0]:5.1f}: RSS {samples[-1][1]:7.1f} MB, answers {dict(counts)}",
+                      flush=True)
+    for t in threads:
+        t.join(timeout=180)
+    crashed = proc.poll() is not None
+    proc.terminate()
+    proc.wait(timeout=30)
+    warm = samples[0][1] if samples else float("nan")
+    last = samples[-1][1] if samples else float("nan")
+    growth = 100 * (last - warm) / warm if samples else float("nan")
+    total = counts["valid"] + counts["malformed"] + counts["oversized"]
+    print(f"\n{args.minutes:g} minutes, {args.clients} clients, {total:,} requests "
+          f"({counts['valid']:,} valid, {counts['malformed']:,} malformed, {counts['oversized']:,} oversized)")
+    print(f"wrong answers {counts['wrong']}, crashes {counts['crash'] + int(crashed)}, RSS after warm-up "
+          f"{warm:.1f} MB -> {last:.1f} MB ({growth:+.2f}%)")
+    for w in wrong:
+        print("  " + w)
+
+
+if __name__ == "__main__":
+    main()
