@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from bertkit.errors import InputError
+from bertkit.plotting import pyplot, save_png
 
 
 @torch.inference_mode()
@@ -43,12 +44,7 @@ def attention_map(model_dir: str | Path | None, text: str, png: str | Path, laye
                   pair: str | None = None) -> Path:
     """Draw layer `layer`'s head `head` (None: every head, one panel each) as a heat map with the tokens on both axes;
     layer and head count from 0 (negative: from the end). Needs matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("attention pictures need matplotlib (pip install matplotlib)") from None
+    plt = pyplot("an attention picture")
     tokens, att = attention_weights(model_dir, text, pair)
     n_layers, n_heads = att.shape[:2]
     if not -n_layers <= layer < n_layers:
@@ -70,9 +66,5 @@ def attention_map(model_dir: str | Path | None, text: str, png: str | Path, laye
         ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
         ax.set_title(f"layer {layer}, head {heads[k]}", fontsize=9)
     fig.suptitle("attention: row = query token, column = key token")
-    fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
-    plt.close(fig)
+    png = save_png(fig, png)
     return png

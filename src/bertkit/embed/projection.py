@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.errors import InputError
+from bertkit.plotting import pyplot, save_png
 
 METHODS = ("pca", "umap")
 
@@ -47,12 +48,7 @@ def project(texts: Sequence[str], png: str | Path, model: str | Path | None = No
         xy = umap.UMAP(n_components=2, random_state=seed).fit_transform(vecs)
     else:
         xy = pca_2d(vecs)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError("the projection picture needs matplotlib (pip install matplotlib)") from None
+    plt = pyplot("the projection picture")
     fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
     groups = sorted(set(labels)) if labels is not None else [None]
     for g in groups:
@@ -66,9 +62,5 @@ def project(texts: Sequence[str], png: str | Path, model: str | Path | None = No
         ax.legend(fontsize=8)
     ax.set_title(f"{method.upper()} of {len(texts)} sentence embeddings")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
-    plt.close(fig)
+    png = save_png(fig, png)
     return xy

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bertkit.errors import warn
+from bertkit.plotting import pyplot, save_png
 
 
 def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metric: str, png: Path,
@@ -51,12 +52,8 @@ def plot_learning_curve(log_path: Path, history: Sequence[dict[str, Any]], metri
 def plot_confusion(matrix: Any, labels: Sequence[str], png: str | Path, title: str = "confusion matrix") -> Path | None:
     """A confusion matrix (rows gold, columns predicted) as a PNG heat map with the counts written in each cell and
     row-normalised shading. Needs matplotlib; without it a warning is given and nothing is drawn."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        warn("matplotlib is not installed, so no confusion-matrix PNG was drawn")
+    plt = pyplot("confusion-matrix PNG", required=False)
+    if plt is None:
         return None
     import numpy as np
 
@@ -74,9 +71,5 @@ def plot_confusion(matrix: Any, labels: Sequence[str], png: str | Path, title: s
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title)
-    fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
-    plt.close(fig)
+    png = save_png(fig, png)
     return png

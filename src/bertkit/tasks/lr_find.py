@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertkit.errors import InputError, warn
+from bertkit.errors import InputError
+from bertkit.plotting import pyplot, save_png
 
 SMOOTHING = 0.98  # the moving average over the per-step losses, bias-corrected (fastai's and ktrain's beta)
 
@@ -76,12 +77,8 @@ class LRFind:
 
     def plot(self, png: str | Path) -> Path | None:
         """Loss against rate (log scale), raw and smoothed, with both suggestions marked. Needs matplotlib."""
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            warn("matplotlib is not installed, so no lr_find PNG was drawn")
+        plt = pyplot("lr_find PNG", required=False)
+        if plt is None:
             return None
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
         ax.plot(self.lrs, self.losses, color="tab:blue", alpha=0.3, label="loss")
@@ -102,11 +99,7 @@ class LRFind:
         ax.set_title("learning-rate range test")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        png = Path(png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png)
-        plt.close(fig)
+        png = save_png(fig, png)
         return png
 
 
