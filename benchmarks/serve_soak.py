@@ -54,9 +54,11 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--model")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mix", default="0.7,0.2,0.1", help="shares of valid, malformed and oversized requests")
     args = ap.parse_args()
     texts = [x for x in Path(args.corpus).read_text(encoding="utf-8").splitlines() if x.strip()][:2000]
     print(f"machine: {hardware.describe()}")
+    mix = [float(x) for x in args.mix.split(",")]
     offline = bertkit.load(args.model).embed(texts, show_progress=False)
     port = free_port()
     proc = start_server(port, True, args.model, None)
@@ -76,7 +78,7 @@ def main() -> None:
     def client(k: int) -> None:
         r = random.Random(args.seed * 1000 + k)
         while time.monotonic() < stop and proc.poll() is None:
-            kind = r.choices(["valid", "malformed", "oversized"], [0.7, 0.2, 0.1])[0]
+            kind = r.choices(["valid", "malformed", "oversized"], mix)[0]
             try:
                 if kind == "valid":
                     idx = r.sample(range(len(texts)), r.randint(1, 8))

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bertkit.training.memory import malloc_trim
+
 _STOP = object()
+
+
+TRIM_EVERY_S = 2.0  # at most this often the worker hands freed heap pages back (a few ms each)
 
 
 @dataclass
@@ -53,6 +58,7 @@ class MicroBatcher:
         self.stats = BatchStats()
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._trimmed = time.monotonic()
 
     def start(self) -> None:
         if self._thread is None:
@@ -106,6 +112,9 @@ class MicroBatcher:
                 by_pooling.setdefault(j.pooling, []).append(j)
             for pooling, group in by_pooling.items():
                 self._embed_group(pooling, group)
+            if time.monotonic() - self._trimmed >= TRIM_EVERY_S:  # see training/memory.py: the heap's free
+                malloc_trim()                                    # pages go back to the OS, or RSS climbs
+                self._trimmed = time.monotonic()
         # anything that raced in after the stop marker is still answered
         while True:
             try:
