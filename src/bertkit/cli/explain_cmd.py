@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bertkit.cli.options import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="token attributions of a classifier's prediction (integrated gradients)",
@@ -14,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", help="the text to explain (the first text, for a pair model)")
     p.add_argument("--pair", help="the second text, for a pair model")
     p.add_argument("--target", help="label to explain (default: the predicted one)")
-    p.add_argument("--steps", type=int, default=50,
+    p.add_argument("--steps", type=positive_int, default=50,
                    help="integration steps (doubled, up to 1024, while the attributions miss the logit by >1%%)")
     p.add_argument("--baseline", choices=["pad", "zero"], default="pad",
                    help="what each token starts from: the [PAD] vector or zeros")

@@ -67,6 +67,11 @@ def real(text: str) -> float:
     return float(_number(float, text))
 
 
+def integer(text: str) -> int:
+    """Any integer: an index that may count from the end (a layer, a head)."""
+    return int(_number(int, text))
+
+
 port = _bounded(int, 0, 65535, name="port")
 """A TCP port, 0..65535 (0: any free port)."""
 

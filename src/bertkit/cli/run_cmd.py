@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bertkit.cli.options import positive_int
 from bertkit.errors import InputError
 
 
@@ -17,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="checkpoint folder ('default': the bundled MiniLM)")
     p.add_argument("text", nargs="+")
     p.add_argument("--context", help="question-answering: the passage")
-    p.add_argument("--top-k", type=int, help="fill-mask / text-classification: how many results")
-    p.add_argument("--max-new-tokens", type=int, help="generation tasks")
+    p.add_argument("--top-k", type=positive_int, help="fill-mask / text-classification: how many results")
+    p.add_argument("--max-new-tokens", type=positive_int, help="generation tasks")
     p.set_defaults(func=run)
 
 
