@@ -90,3 +90,11 @@ def resolve_model_name(path: str | Path) -> Path:
     if isinstance(path, str) and parse_model_id(text) is not None:
         return find_in_cache(text)
     return local
+
+
+def model_label(path: str | Path, folder: Path) -> str:
+    """A short name for a loaded model: the id for one found in the cache (its folder is a commit hash), else
+    the folder's name."""
+    if isinstance(path, str) and folder != Path(path) and parse_model_id(path) is not None:
+        return path
+    return folder.name
