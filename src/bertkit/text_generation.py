@@ -21,10 +21,11 @@ class TextGenerator:
 
     def __init__(self, path: str | Path) -> None:
         from bertkit.hub import from_pretrained
+        from bertkit.hub.default import resolve_model_path
         from bertkit.tokenizers import Tokenizer
         from bertkit.translation.translator import SETTINGS_FILE, Translator
 
-        path = Path(path)
+        path = resolve_model_path(path)  # a folder, or a hub id in the local cache
         self.translator = None
         if (path / SETTINGS_FILE).is_file():
             self.translator = Translator.load(path)

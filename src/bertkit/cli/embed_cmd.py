@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
     progress = Progress(out_path.with_name(out_path.name + ".partial.json"), {
-        **input_signature(args.input), "model": None if args.model is None else str(Path(args.model).resolve()),
+        **input_signature(args.input), "model": None if args.model is None else str(Path(enc.path).resolve()),  # a hub id: its snapshot
         **opts, "chunk": args.chunk, "rows": n, "dim": int(dim)})
     done = 0
     if args.resume:

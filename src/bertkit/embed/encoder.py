@@ -295,8 +295,9 @@ def load(path: str | Path | None = None, max_length: int | None = None, dtype: t
         model = model.to(device)
     tok = Tokenizer.from_pretrained(folder)
     limit = max_length or _max_length_from_folder(folder, model)
+    from bertkit.hub.cache import model_label
     from bertkit.hub.default import DEFAULT_MODEL_NAME
 
-    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else folder.name,
+    return TextEncoder(model, tok, limit, name=DEFAULT_MODEL_NAME if path is None else model_label(path, folder),
                        compile=compile, pooling=read_pooling(folder), path=folder, workers=workers,
                        normalize=read_normalize(folder))

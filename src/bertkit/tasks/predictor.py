@@ -194,9 +194,10 @@ class Predictor:
     def load(cls, path: str | Path) -> Predictor:
         """Load a folder written by `save` (or by `bertkit finetune --out`)."""
         from bertkit.hub import from_pretrained
+        from bertkit.hub.default import resolve_model_path
         from bertkit.tokenizers import Tokenizer
 
-        path = Path(path)
+        path = resolve_model_path(path)  # a folder, or a hub id in the local cache
         meta_file = path / TASK_FILE
         if not meta_file.is_file():
             raise CheckpointError(f"{path} has no {TASK_FILE}: not a folder written by bertkit finetune / "

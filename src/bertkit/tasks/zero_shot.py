@@ -33,10 +33,11 @@ def _load(nli_model: str | Path) -> Any:
     """A Predictor from a `bertkit finetune pair` folder, or from a transformers *ForSequenceClassification folder
     (labels from its config.json id2label)."""
     from bertkit.hub import from_pretrained
+    from bertkit.hub.default import resolve_model_path
     from bertkit.tasks.predictor import TASK_FILE, Predictor
     from bertkit.tokenizers import Tokenizer
 
-    path = Path(nli_model)
+    path = resolve_model_path(nli_model)  # a folder, or a hub id in the local cache
     if (path / TASK_FILE).is_file():
         return Predictor.load(path)
     if not (path / "config.json").is_file():

@@ -97,7 +97,9 @@ def extend_checkpoint(src: str | Path, corpus: Sequence[str], out: str | Path,
     inside `tokenizer.json` when there is one, so transformers' fast tokenizer agrees with the new
     vocab.txt. The report gives the unknown-token rate on the corpus before and after.
     """
-    src, out = Path(src), Path(out)
+    from bertkit.hub.default import resolve_model_path
+
+    src, out = resolve_model_path(src), Path(out)  # src: a folder, or a hub id in the local cache
     if not src.is_dir():
         raise InputError(f"checkpoint folder not found: {src}")
     if out.resolve() == src.resolve():

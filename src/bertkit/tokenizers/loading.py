@@ -66,7 +66,9 @@ def _max_length(config: dict[str, Any]) -> int:
 
 
 def load_tokenizer(path: str | Any) -> Tokenizer:
-    folder = Path(path)
+    from bertkit.hub.default import resolve_model_path
+
+    folder = resolve_model_path(path)  # a hub id finds its cached snapshot
     if not folder.exists():
         raise CheckpointError(f"tokenizer folder not found: {folder}")
     if folder.is_file():

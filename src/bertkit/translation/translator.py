@@ -85,9 +85,10 @@ class Translator:
     def load(cls, path: str | Path, dtype: torch.dtype | None = None) -> Translator:
         """The folder `save` wrote (or any MarianMT / BART folder with a tokenizer)."""
         from bertkit.hub import from_pretrained
+        from bertkit.hub.default import resolve_model_path
         from bertkit.tokenizers import Tokenizer
 
-        path = Path(path)
+        path = resolve_model_path(path)  # a folder, or a hub id in the local cache
         model = from_pretrained(path, dtype=dtype)
         if model.task != "lm" or not hasattr(model, "encode"):
             raise CheckpointError(f"{path} is not an encoder-decoder translation model (got {model.family.name} "
