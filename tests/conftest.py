@@ -23,3 +23,22 @@ def minilm_path():
     from bertkit.hub.default import default_model_path
 
     return default_model_path()
+
+
+def save_tiny(folder, minilm_path, task: str = "base", seed: int = 0, **config):
+    """Write a random tiny BERT (hidden 32, 2 layers, `config` on top) for `task` with the real MiniLM vocabulary
+    and tokenizer into `folder`; returns the folder."""
+    import bertkit
+
+    torch.manual_seed(seed)
+    cfg = bertkit.ModelConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
+                              max_positions=128, **config)
+    bertkit.save_pretrained(bertkit.build_model(cfg, task), folder,
+                            tokenizer=bertkit.Tokenizer.from_pretrained(minilm_path))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, minilm_path):
+    """A random tiny BERT encoder (hidden 32, 2 layers) with the real MiniLM vocabulary, saved with its tokenizer."""
+    return save_tiny(tmp_path_factory.mktemp("tiny"), minilm_path)

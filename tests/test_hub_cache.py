@@ -44,14 +44,9 @@ def set_ref(cache: Path, repo: str, commit: str, ref: str = "main") -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, minilm_path):
-    """A random tiny BERT (hidden 32, 2 layers) with the MiniLM vocabulary: a second, distinguishable model."""
-    d = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    cfg = bertkit.ModelConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                              max_positions=128)
-    bertkit.save_pretrained(bertkit.build_model(cfg, "base"), d, tokenizer=bertkit.Tokenizer.from_pretrained(minilm_path))
-    return d
+def tiny_dir(tiny):
+    """The tiny random model (tests/conftest.py): a second model, easy to tell from MiniLM."""
+    return tiny
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,11 @@ import torch
 import bertkit
 from bertkit.cli.main import main
 from bertkit.errors import InputError
+from tests.conftest import save_tiny
 
 
 def _folder(tmp_path_factory, minilm_path, task: str, **kw):
-    d = tmp_path_factory.mktemp(task)
-    torch.manual_seed(0)
-    cfg = bertkit.ModelConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                              max_positions=128, **kw)
-    bertkit.save_pretrained(bertkit.build_model(cfg, task), d, tokenizer=bertkit.Tokenizer.from_pretrained(minilm_path))
-    return d
+    return save_tiny(tmp_path_factory.mktemp(task), minilm_path, task, **kw)
 
 
 @pytest.fixture(scope="module")

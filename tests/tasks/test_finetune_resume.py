@@ -33,7 +33,7 @@ def data(tmp_path):
 def count_steps(monkeypatch, sigterm_at: int | None = None, crash_at: int | None = None) -> list[int]:
     """Count the fine-tuning objective's training calls (one per step); with `sigterm_at`, send this process
     SIGTERM (a preemption) during that step; with `crash_at`, raise in that step as a crash would."""
-    real, calls = ft._objective, [0]
+    real, calls = ft.task_objective, [0]
 
     def objective(kind, task):
         fn = real(kind, task)
@@ -47,7 +47,7 @@ def count_steps(monkeypatch, sigterm_at: int | None = None, crash_at: int | None
                     raise RuntimeError("simulated crash")
             return fn(model, batch)
         return wrapped
-    monkeypatch.setattr(ft, "_objective", objective)
+    monkeypatch.setattr(ft, "task_objective", objective)
     return calls
 
 

@@ -73,6 +73,10 @@ def test_same_labels_and_scores_as_transformers_pipeline(nli):
         for g, w in zip(got, want):
             assert g["labels"] == w["labels"]
             assert g["scores"] == pytest.approx(w["scores"], abs=1e-4)
+    long = "the senate vote " * 200 + "was close"  # over 512 tokens: the premise is cut, the hypothesis kept
+    w = ref(long, candidate_labels=labels, hypothesis_template="This text is about {}.")
+    g = zs(long, labels)
+    assert g["labels"] == w["labels"] and g["scores"] == pytest.approx(w["scores"], abs=1e-4)
     tpl = "The topic is {}."
     w = ref(texts[0], candidate_labels=labels, hypothesis_template=tpl)
     g = zs(texts[0], labels, hypothesis_template=tpl)

@@ -196,7 +196,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
                       # with `out`, a checkpoint each epoch (one kept) lets a crashed run resume from its last epoch
                       save_every=len(batches) if out is not None else None, keep_checkpoints=1,
                       checkpoint_at_end=False)  # a finished run's checkpoint would be deleted at once
-    trainer = Trainer(net, _objective(kind, task), batches, config=cfg,
+    trainer = Trainer(net, task_objective(kind, task), batches, config=cfg,
                       collate_fn=grouped_collate(pred.tokenizer.pad_token_id or 0),
                       eval_data=None, eval_fn=eval_fn if dv is not None else None,
                       save_fn=lambda m, p: Predictor(task, m, pred.tokenizer, settings).save(p))
@@ -438,7 +438,8 @@ def _budget_timer(seconds: float | None):
     return _Timer()
 
 
-def _objective(kind: str, task: str):
+def task_objective(kind: str, task: str):
+    """The training loss of a task: cross-entropy, BCE, MSE, token or span loss (objectives/task_losses.py)."""
     from bertkit.objectives.task_losses import OBJECTIVES
 
     key = {"ner": "token", "qa": "span"}.get(task, kind)

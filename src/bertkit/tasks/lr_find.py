@@ -122,8 +122,7 @@ def lr_find(task: str, train: str | Path, *, start_lr: float = 1e-7, end_lr: flo
     model, text_col, text2_col, label_col, multi_label, max_length, ...). Returns the LRFind; `plot` also draws it.
     divergence: stop once the smoothed loss passes this multiple of its lowest value (None: run every step)."""
     from bertkit.tasks.batching import grouped_collate
-    from bertkit.tasks.finetune import _objective as task_objective
-    from bertkit.tasks.finetune import build_model, read_data
+    from bertkit.tasks.finetune import build_model, read_data, task_objective
     from bertkit.training import TrainConfig, Trainer
     from bertkit.training.log import read_log
 

@@ -84,18 +84,18 @@ class ZeroShotClassifier:
         return i
 
     def _logits(self, premises: list[str], hypotheses: list[str]) -> np.ndarray:
+        """(N, labels) NLI logits of the pairs; a long premise is cut, never the hypothesis (transformers'
+        truncation="only_first"), so the label is always read."""
         from bertkit.tasks.batching import run_model
 
         pred = self.predictor
-        enc = pred.encode(premises, hypotheses)
-        outs = run_model(pred.model, enc.feats, pred.tokenizer.pad_token_id or 0, ("logits",), self.batch_size,
+        tok = pred.tokenizer  # the tokenizer's own limit, as transformers' pipeline, within the model's positions
+        limit = min(int(getattr(tok, "model_max_length", 0) or pred.model.max_tokens), pred.model.max_tokens)
+        enc = tok(premises, hypotheses, max_length=limit, truncation="only_first", padding=False)
+        feats = [{"input_ids": i, "token_type_ids": t} for i, t in zip(enc["input_ids"], enc["token_type_ids"])]
+        outs = run_model(pred.model, feats, pred.tokenizer.pad_token_id or 0, ("logits",), self.batch_size,
                          False, pred.precision, False, pred._fast)
-        logits = np.zeros((enc.n, len(self.labels)), dtype=np.float64)
-        first = [True] * enc.n
-        for k, out in zip(enc.owner, outs):  # truncate mode: one window per pair (the first one counts)
-            if first[k]:
-                logits[k], first[k] = out["logits"], False
-        return logits
+        return np.stack([o["logits"] for o in outs]).astype(np.float64)
 
     def __call__(self, sequences: str | Sequence[str], candidate_labels: str | Sequence[str],
                  hypothesis_template: str | None = None, multi_label: bool = False
