@@ -60,6 +60,30 @@ def test_layer_lr_decay_scales_each_block():
     assert [len(g["params"]) > 0 for g in build_optimizer(model, 1e-3).param_groups] == [True, True]
 
 
+def test_lr_scales_by_module_name():
+    """lr_scales: every parameter under a named module runs at lr * factor (longest name wins), composed with the
+    layer decay; the base rate's groups stay first, and a name that is no module is an error."""
+    from bertkit.training import build_optimizer
+
+    model = Model(tiny_config(num_labels=3), "classification")
+    names = {id(p): n for n, p in model.named_parameters()}
+    opt = build_optimizer(model, 1e-3, 0.01, lr_scales={"heads": 10.0, "backbone.encoder.blocks.1": 0.5,
+                                                         "backbone.encoder.blocks.1.ff": 2.0})
+    lr_of = {names[id(p)]: g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert len(lr_of) == len(list(model.parameters()))
+    assert all(v == pytest.approx(1e-2) for k, v in lr_of.items() if k.startswith("heads."))
+    assert lr_of["backbone.encoder.blocks.1.attn.q.weight"] == pytest.approx(5e-4)
+    assert lr_of["backbone.encoder.blocks.1.ff.fc1.weight"] == pytest.approx(2e-3)
+    assert lr_of["backbone.encoder.blocks.0.attn.q.weight"] == pytest.approx(1e-3)
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+    decayed = build_optimizer(model, 1e-3, layer_lr_decay=0.5, lr_scales={"heads": 10.0})
+    lr_of = {names[id(p)]: g["lr"] for g in decayed.param_groups for p in g["params"]}
+    assert lr_of["backbone.embeddings.word.weight"] == pytest.approx(1e-3 / 8)
+    assert all(v == pytest.approx(1e-2) for k, v in lr_of.items() if k.startswith("heads."))
+    with pytest.raises(InputError, match="'decoder', which is no module"):
+        build_optimizer(model, 1e-3, lr_scales={"decoder": 2.0})
+
+
 def test_layer_lr_decay_counts_albert_shared_block_as_one_block():
     """ALBERT runs one shared block as every layer: it is the top block (lr * d), the factorized embeddings and
     their projection sit below it (lr * d^2); the number of layers it runs as does not change that."""

@@ -34,7 +34,17 @@ def layer_depths(module: nn.Module) -> dict[str, int]:
     return depths
 
 
-def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float = 1.0) -> list[dict]:
+def _prefix_scale(name: str, lr_scales: dict[str, float]) -> float:
+    """The scale of the longest prefix in `lr_scales` that names `name` or a module above it (1.0: none)."""
+    best, scale = -1, 1.0
+    for prefix, s in lr_scales.items():
+        if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best:
+            best, scale = len(prefix), s
+    return scale
+
+
+def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float = 1.0,
+                 lr_scales: dict[str, float] | None = None) -> list[dict]:
     """Matrices decay; biases, LayerNorm weights and other vectors (ndim < 2) do not.
 
     BERT's optimizer excluded `bias` and `LayerNorm.weight` by name; the ndim rule selects the same
@@ -42,9 +52,19 @@ def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float =
     With `layer_lr_decay` d < 1 (ULMFiT's discriminative fine-tuning, ELECTRA's layer-wise decay) each
     group also carries `lr_scale` = d ** (top - depth) (see `layer_depths`): the heads learn at the full
     rate, the last block at d times it, the embeddings at d ** (blocks + 1).
+    `lr_scales` maps a module's name (as in named_parameters, e.g. "model.decoder") to a factor on the rate of
+    every parameter under it (the longest matching name wins), e.g. BERTSUM's fresh decoder or summarisation head
+    learning faster than the pretrained encoder; it multiplies the layer decay's scale.
     """
     if not 0.0 < layer_lr_decay <= 1.0:
         raise InputError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    lr_scales = dict(lr_scales or {})
+    names = {n for n, _ in module.named_modules()} | {n for n, _ in module.named_parameters()}
+    for prefix, s in lr_scales.items():
+        if prefix not in names:
+            raise InputError(f"lr_scales names {prefix!r}, which is no module or parameter of the model")
+        if not s > 0:
+            raise InputError(f"lr_scales[{prefix!r}] must be > 0, got {s}")
     depths = layer_depths(module) if layer_lr_decay < 1.0 else {}
     top = max(depths.values(), default=0)
     groups: dict[tuple[float, bool], dict] = {}
@@ -52,19 +72,22 @@ def param_groups(module: nn.Module, weight_decay: float, layer_lr_decay: float =
         if not p.requires_grad:
             continue
         scale = layer_lr_decay ** (top - depths[name]) if depths else 1.0
+        scale *= _prefix_scale(name, lr_scales)
         g = groups.setdefault((scale, p.ndim >= 2), {"params": [], "weight_decay": weight_decay if p.ndim >= 2
                                                      else 0.0, "lr_scale": scale})
         g["params"].append(p)
     if not depths:  # the two classic groups, always present (matrices first)
         for key in ((1.0, True), (1.0, False)):
             groups.setdefault(key, {"params": [], "weight_decay": weight_decay if key[1] else 0.0, "lr_scale": 1.0})
-    return sorted(groups.values(), key=lambda g: (-g["lr_scale"], g["weight_decay"] == 0.0))
+    # the base rate's groups first (what the log reports as lr), then the others from the fastest down
+    return sorted(groups.values(), key=lambda g: (g["lr_scale"] != 1.0, -g["lr_scale"], g["weight_decay"] == 0.0))
 
 
 def build_optimizer(module: nn.Module, lr: float, weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                    eps: float = 1e-6, layer_lr_decay: float = 1.0) -> torch.optim.AdamW:
+                    eps: float = 1e-6, layer_lr_decay: float = 1.0,
+                    lr_scales: dict[str, float] | None = None) -> torch.optim.AdamW:
     """AdamW over `param_groups` (each at lr * its lr_scale); the fused kernel where this PyTorch has it."""
-    groups = param_groups(module, weight_decay, layer_lr_decay)
+    groups = param_groups(module, weight_decay, layer_lr_decay, lr_scales)
     for g in groups:
         g["lr"] = lr * g["lr_scale"]
     params = [p for g in groups for p in g["params"]]

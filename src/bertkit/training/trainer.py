@@ -66,6 +66,8 @@ class TrainConfig:
     clip_norm: float | None = 1.0
     weight_decay: float = 0.01
     layer_lr_decay: float = 1.0           # < 1: block i learns at lr * d ** (top - depth); see optim.param_groups
+    lr_scales: dict[str, float] | None = None  # module name under the model -> factor on its rate, e.g.
+                                          # {"head": 20.0}: a fresh head learns faster than a pretrained encoder
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-6
     precision: str = "fp32"               # fp32 | bf16 (autocast) | auto (bf16 where the device multiplies it
@@ -162,7 +164,8 @@ class Trainer:
         self.precision = hardware.resolve_precision(config.precision, self.dist.device, "training")
         self.joint = _Joint(model, objective).to(self.dist.device)
         self.optimizer = build_optimizer(self.joint, config.lr, config.weight_decay, config.adam_betas,
-                                         config.adam_eps, config.layer_lr_decay)
+                                         config.adam_eps, config.layer_lr_decay,
+                                         {f"model.{k}": v for k, v in (config.lr_scales or {}).items()})
         self.per_epoch = len(train_data) // (config.batch_size * self.dist.world_size)
         if self.per_epoch == 0:
             raise InputError(f"{len(train_data)} training examples cannot fill one batch of "
