@@ -212,6 +212,24 @@ def test_repetition_penalty_and_ngram_ban_match_transformers_on_bart(bart, num_b
         assert torch.equal(got, expected), (extra, got, expected)
 
 
+@pytest.mark.parametrize("num_beams", [1, 4])
+def test_min_new_tokens_matches_transformers_on_bart(bart, num_beams):
+    """eos is barred for the first min_new_tokens steps. With eos set to the token greedy decoding picks first, the
+    plain run ends at once and the barred one runs on; both equal transformers' generate token for token."""
+    ref, ours = bart
+    ids, mask = _prompts()
+    ids, mask = ids.flip(1), mask.flip(1)
+    first = int(ours.generate(ids, mask, max_new_tokens=1)[0, 1])
+    for minimum in (0, 6):
+        kw = dict(max_new_tokens=10, num_beams=num_beams, eos_token_id=first, min_new_tokens=minimum)
+        got = ours.generate(ids, mask, **kw)
+        assert torch.equal(got, _hf(ref, ids, mask, **kw)), (minimum, got)
+        if minimum:
+            assert (got[:, 1:1 + minimum] != first).all()
+    with pytest.raises(InputError, match="min_new_tokens must be an integer >= 0"):
+        ours.generate(ids, mask, min_new_tokens=-1)
+
+
 def test_no_repeat_ngram_size_leaves_no_ngram_twice(gpt2):
     _, ours = gpt2
     ids, mask = _prompts()

@@ -48,6 +48,7 @@ def _run_task(args: argparse.Namespace) -> int:
     """classify | pair | regress | ner | qa through bertkit.finetune."""
     import bertkit
 
+    args.batch_size = args.batch_size or 32
     if args.lr_find or args.lr == "auto":
         found = _sweep(args)
         if args.lr_find and args.lr != "auto":
@@ -79,12 +80,35 @@ def _run_task(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_extsum(args: argparse.Namespace) -> int:
+    """extsum: BERTSUM extractive summarisation on a JSONL of articles and reference summaries."""
+    from bertkit.tasks.extsum import train_extsum
+
+    summ = train_extsum(args.train, args.dev, model=args.model, head=args.head, sentence_vector=args.sentence_vector, out=args.out,
+                        text_col=args.text_col or "article", summary_col=args.summary_col,
+                        labels_col=args.label_col, dev_split=args.dev_split, oracle_max=args.oracle_max,
+                        top_k=args.top_k, trigram_blocking=not args.no_trigram_blocking, epochs=args.epochs,
+                        lr=args.lr or 5e-5, head_lr_scale=args.head_lr_scale,
+                        batch_size=args.batch_size or 4,
+                        max_length=args.max_length or 512, warmup=0.1 if args.warmup is None else args.warmup,
+                        max_steps=args.max_steps, patience=args.patience, precision=args.precision,
+                        seed=args.seed, resume=args.resume, progress=not args.quiet)
+    rep = summ.report
+    for part, sk in rep["skipped"].items():
+        print(f"{part}: skipped " + "; ".join(f"{n} {r}" for r, n in sk["counts"].items()))
+    if rep.get("best"):
+        print(f"best epoch {rep['best']['epoch']}: dev (R1 F + R2 F) / 2 = {rep['best']['eval_rouge']:.2f}")
+    print(f"wrote {args.out} (summariser, metrics.json); use it with `bertkit summarize {args.out} -i DOCS.jsonl`")
+    return 0
+
+
 TASKS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "classify": ("single-text classification (multi-class, or --multi-label)", _run_task),
     "pair": ("text-pair classification, e.g. NLI (premise [SEP] hypothesis)", _run_task),
     "regress": ("regression on one text or a pair (STS-B similarity)", _run_task),
     "ner": ("token classification on a CoNLL file (BIO tags)", _run_task),
     "qa": ("extractive question answering on SQuAD v1.1 JSON", _run_task),
+    "extsum": ("BERTSUM extractive summarisation on JSONL articles + reference summaries (--head)", _run_extsum),
 }
 
 
@@ -122,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of the steps rising to the peak (default 0.1 linear, 0.3 onecycle, 0 triangular)")
     p.add_argument("--reduce-on-plateau", type=positive_int, metavar="N",
                    help="halve later rates after N epochs without a better dev score (needs --dev)")
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, help="examples per step (default 32; extsum: 4 documents)")
     p.add_argument("--max-length", type=positive_int, help="tokens per window (default 128; ner 256; qa 384)")
     p.add_argument("--doc-stride", type=non_negative_int, default=128, help="qa: tokens shared by neighbouring windows")
     p.add_argument("--freeze", default="none", help="none | encoder | top:K (K top layers trainable)")
@@ -141,4 +165,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continue the interrupted run in --out (Ctrl-C, SIGTERM, --time-budget) from its checkpoint; "
                         "give the same arguments")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = p.add_argument_group("extsum (BERTSUM)")
+    s.add_argument("--head", default="transformer", choices=["linear", "transformer", "lstm"],
+                   help="summarisation head over the sentence vectors: a linear scorer, a 2-layer inter-sentence "
+                        "Transformer, or a layer-normalised LSTM")
+    s.add_argument("--sentence-vector", default="mean", choices=["mean", "cls"],
+                   help="a sentence's vector: the mean of its tokens' outputs (default) or its [CLS] output "
+                        "(BERTSUM's; weak on mean-pooling models such as the bundled MiniLM)")
+    s.add_argument("--summary-col", default="summary", help="the reference summary field (--text-col: the article, "
+                                                            "default 'article'; --label-col: sentence indices instead)")
+    s.add_argument("--oracle-max", type=positive_int, default=3, help="most sentences the greedy oracle labels")
+    s.add_argument("--top-k", type=positive_int, default=3, help="sentences in a summary")
+    s.add_argument("--no-trigram-blocking", action="store_true", help="do not skip sentences repeating a trigram")
+    s.add_argument("--head-lr-scale", type=positive_float, default=20.0,
+                   help="the fresh head learns at --lr times this (the encoder at --lr)")
     p.set_defaults(func=lambda args: TASKS[args.task][1](args))

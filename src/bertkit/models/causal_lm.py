@@ -92,7 +92,7 @@ class CausalLM(nn.Module):
                  pad_token_id: int | None = None, generator: torch.Generator | None = None,
                  length_penalty: float = 1.0, early_stopping: bool | str = False,
                  use_cache: bool = True, repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
-                 on_tokens: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+                 on_tokens: Callable[[torch.Tensor], None] | None = None, min_new_tokens: int = 0) -> torch.Tensor:
         """Continue each prompt of input_ids (B, T): returns (B, T + generated) ids, prompt included.
 
         Left-pad batches of prompts of different lengths (attention_mask 0 on the padding; None: no padding).
@@ -106,7 +106,7 @@ class CausalLM(nn.Module):
                     num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
                     eos_token_id=eos_token_id, pad_token_id=pad_token_id, length_penalty=length_penalty,
                     early_stopping=early_stopping, repetition_penalty=repetition_penalty,
-                    no_repeat_ngram_size=no_repeat_ngram_size)
+                    no_repeat_ngram_size=no_repeat_ngram_size, min_new_tokens=min_new_tokens)
         if input_ids.shape[1] + max_new_tokens > self.max_tokens:
             raise InputError(f"a prompt of {input_ids.shape[1]} tokens and max_new_tokens={max_new_tokens} need "
                              f"{input_ids.shape[1] + max_new_tokens} positions; the model has {self.max_tokens}")

@@ -48,6 +48,7 @@ class GenerationSettings:
     early_stopping: bool | str = False  # beam search: True, False (heuristic) or "never", as in transformers
     repetition_penalty: float = 1.0  # > 1: the scores of tokens already in the sequence shrink (CTRL, Keskar 2019)
     no_repeat_ngram_size: int = 0    # > 0: no n-gram of this size occurs twice in the sequence
+    min_new_tokens: int = 0          # eos cannot be chosen before this many new tokens (summaries' min length)
 
     def check(self) -> None:
         """Raise InputError naming any value out of range."""
@@ -74,6 +75,9 @@ class GenerationSettings:
                 or self.no_repeat_ngram_size < 0:
             raise InputError(f"no_repeat_ngram_size must be an integer >= 0 (0: none), got "
                              f"{self.no_repeat_ngram_size!r}")
+        if isinstance(self.min_new_tokens, bool) or not isinstance(self.min_new_tokens, int) \
+                or self.min_new_tokens < 0:
+            raise InputError(f"min_new_tokens must be an integer >= 0, got {self.min_new_tokens!r}")
 
     @property
     def fill(self) -> int | None:
@@ -156,7 +160,7 @@ def ban_repeated_ngrams(scores: torch.Tensor, seqs: torch.Tensor, size: int) -> 
 
 
 def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool, seqs: torch.Tensor | None = None,
-                   padding: torch.Tensor | None = None) -> torch.Tensor:
+                   padding: torch.Tensor | None = None, step: int = 0) -> torch.Tensor:
     """(N, V) float scores -> scores after the repetition penalty and the n-gram ban (both need seqs (N, T), the
     tokens so far; padding (N,), see penalize_repeats), forced EOS and, when sampling, temperature, top-k and top-p.
 
@@ -165,6 +169,9 @@ def process_scores(scores: torch.Tensor, s: GenerationSettings, last: bool, seqs
         scores = penalize_repeats(scores, seqs, s.repetition_penalty, padding)
     if s.no_repeat_ngram_size and seqs is not None:
         scores = ban_repeated_ngrams(scores, seqs, s.no_repeat_ngram_size)
+    if step < s.min_new_tokens and s.eos_token_id is not None:  # step: new tokens so far
+        scores = scores.clone()
+        scores[:, s.eos_token_id] = float("-inf")
     if s.forced_eos_token_id is not None and last:
         scores = torch.full_like(scores, float("-inf"))
         scores[:, s.forced_eos_token_id] = 0.0
@@ -205,7 +212,7 @@ def _greedy_or_sample(dec: Decoding, s: GenerationSettings, generator: torch.Gen
     running = torch.ones(seqs.shape[0], dtype=torch.bool, device=seqs.device)
     for step in range(s.max_new_tokens):
         scores = process_scores(dec.logits(new).float(), s, last=step == s.max_new_tokens - 1, seqs=seqs,
-                                padding=padding)  # (N, V)
+                                padding=padding, step=step)  # (N, V)
         if s.do_sample:
             nxt = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
         else:
@@ -252,7 +259,7 @@ def _beam_search(dec: Decoding, s: GenerationSettings) -> torch.Tensor:
     for step in range(s.max_new_tokens):
         logp = torch.log_softmax(dec.logits(new).float(), dim=-1)
         logp = process_scores(logp, s, last=step == s.max_new_tokens - 1, seqs=run_seqs.reshape(b * nb, -1),
-                              padding=padding)  # (B * nb, V)
+                              padding=padding, step=step)  # (B * nb, V)
         vocab = logp.shape[-1]
         total = (logp.view(b, nb, vocab) + run_scores[..., None]).view(b, nb * vocab)
         cand_scores, cand = torch.topk(total, 2 * nb)  # (B, 2nb)

@@ -190,8 +190,8 @@ class Seq2SeqLM(nn.Module):
                  pad_token_id: int | None = None, generator: torch.Generator | None = None,
                  length_penalty: float = 1.0, early_stopping: bool | str = False,
                  forced_eos_token_id: int | None = None, use_cache: bool = True, repetition_penalty: float = 1.0,
-                 no_repeat_ngram_size: int = 0, on_tokens: Callable[[torch.Tensor], None] | None = None
-                 ) -> torch.Tensor:
+                 no_repeat_ngram_size: int = 0, on_tokens: Callable[[torch.Tensor], None] | None = None,
+                 min_new_tokens: int = 0) -> torch.Tensor:
         """Generate a target for each source of input_ids (B, S): returns (B, 1 + generated) ids that start with
         decoder_start_token_id, as transformers returns them.
 
@@ -199,12 +199,14 @@ class Seq2SeqLM(nn.Module):
         config's; forced_eos_token_id (BART's config sets it) makes the last allowed new token that one. The
         other settings are those of CausalLM.generate and mean what they mean in transformers (the repetition
         penalty and the n-gram ban look at the decoder's tokens, the start token included, not the source).
+        min_new_tokens: eos is barred until that many tokens have been generated (transformers' min_new_tokens).
         """
         s = prepare(self, input_ids, attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
                     num_beams=num_beams, temperature=temperature, top_k=top_k, top_p=top_p,
                     eos_token_id=eos_token_id, pad_token_id=pad_token_id, forced_eos_token_id=forced_eos_token_id,
                     length_penalty=length_penalty, early_stopping=early_stopping,
-                    repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size)
+                    repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+                    min_new_tokens=min_new_tokens)
         self._check_length(input_ids.shape[1], "source")
         if 1 + max_new_tokens > self.max_tokens:
             raise InputError(f"max_new_tokens={max_new_tokens} and the start token need {1 + max_new_tokens} "
