@@ -12,10 +12,10 @@ import torch
 from bertkit.cli.main import main
 from bertkit.data.collate import DenoisingCollator
 from bertkit.errors import InputError
-from bertkit.objectives import DenoisingObjective, NoiseConfig
+from bertkit.objectives import DenoisingObjective, NoiseConfig, NoiseVocab
 from bertkit.tokenizers import Tokenizer
 from bertkit.tokenizers.train import train_bytebpe
-from bertkit.training.pretrain import PretrainSpec, noise_vocab, pretrain
+from bertkit.training.pretrain import PretrainSpec, pretrain
 from tests.pretrain_fixtures import write_corpus
 
 SMALL = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64}
@@ -34,7 +34,7 @@ def bart_files(tmp_path_factory):
 
 def test_noise_vocab_reads_the_tokenizer(bart_files):
     tok = Tokenizer.from_pretrained(bart_files[0])
-    v = noise_vocab(tok)
+    v = NoiseVocab.from_tokenizer(tok)
     assert v.mask_id == tok.mask_token_id and set(v.special_ids) == {0, 1, 2}  # <s> <pad> </s>; <unk> is text
     assert tok.convert_tokens_to_ids("Ġ.") in v.sentence_end_ids and tok.mask_token_id not in v.sentence_end_ids
     ids = tok.encode("the red cats sat on the mat . the big dogs sat on the road .")
@@ -45,7 +45,7 @@ def test_collator_noises_the_input_and_keeps_the_original_as_labels(bart_files):
     tok = Tokenizer.from_pretrained(bart_files[0])
     texts = ["the red cats sat on the mat . the big dogs sat on the road .", "the small birds sat on the tree ."]
     examples = [{"input_ids": tok.encode(t)} for t in texts]
-    collate = DenoisingCollator(noise_vocab(tok), tok.pad_token_id, NoiseConfig(("infill", "permute")), 64)
+    collate = DenoisingCollator(NoiseVocab.from_tokenizer(tok), tok.pad_token_id, NoiseConfig(("infill", "permute")), 64)
     batch = collate(examples, torch.Generator().manual_seed(0))
     n0, n1 = (len(e["input_ids"]) for e in examples)
     assert batch["labels"].shape == (2, n0)
@@ -120,9 +120,10 @@ def test_pretrain_bart_lowers_the_loss_and_loads_in_transformers_with_identical_
 
 def test_bart_resume_continues_from_the_checkpoint_with_every_noise(bart_files, tmp_path):
     tok_dir, corpus, _, small = bart_files
-    base = dict(arch="bart", size=str(small), tokenizer=tok_dir, corpus=[corpus], batch_size=4, lr=1e-3,
-                max_length=32, steps=6, save_every=3, precision="fp32", log_every=1, progress=False,
-                noise="mask,delete,infill,permute,rotate", noise_ratio=0.2, poisson_lambda=2.0)
+    base = {"arch": "bart", "size": str(small), "tokenizer": tok_dir, "corpus": [corpus], "batch_size": 4,
+            "lr": 1e-3, "max_length": 32, "steps": 6, "save_every": 3, "precision": "fp32", "log_every": 1,
+            "progress": False, "noise": "mask,delete,infill,permute,rotate", "noise_ratio": 0.2,
+            "poisson_lambda": 2.0}
     whole = pretrain(PretrainSpec(out=tmp_path / "a", **base))
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "step_000006")  # as if the run had stopped at step 3
@@ -134,8 +135,8 @@ def test_bart_resume_continues_from_the_checkpoint_with_every_noise(bart_files, 
 def test_bart_bad_input_is_one_clear_error_before_any_work(bart_files, tmp_path, capsys):
     tok_dir, corpus, _, _ = bart_files
     out = tmp_path / "x"
-    spec = lambda **kw: PretrainSpec(**{**dict(arch="bart", tokenizer=tok_dir, corpus=[corpus], out=out, steps=1,
-                                                progress=False), **kw})
+    defaults = {"arch": "bart", "tokenizer": tok_dir, "corpus": [corpus], "out": out, "steps": 1, "progress": False}
+    spec = lambda **kw: PretrainSpec(**{**defaults, **kw})
     with pytest.raises(InputError, match="unknown noise 'shuffle'; expected some of permute, mask, delete, infill"):
         pretrain(spec(noise="infill,shuffle"))
     no_mask = tmp_path / "gpt2tok"

@@ -25,6 +25,7 @@ import torch
 from bertkit.errors import InputError
 
 NOISES = ("permute", "mask", "delete", "infill", "rotate")  # also the order `noise` applies them in
+SENTENCE_END = frozenset(".!?")  # a token of these alone (after its word marker) ends a sentence
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,23 @@ class NoiseVocab:
     mask_id: int
     special_ids: tuple[int, ...]
     sentence_end_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_tokenizer(cls, tok, path: str = "") -> NoiseVocab:
+        """From a bertkit Tokenizer (`path` names it in errors): <mask>; <s>, </s>, <pad> (BERT vocabularies:
+        [CLS], [SEP], [PAD]); sentence ends: the tokens that are a full stop, ! or ? after their word marker."""
+        bos, eos = bos_eos(tok)
+        if tok.mask_token_id is None:
+            raise InputError(f"the tokenizer {path} has no mask token; BART's noising replaces text with one "
+                             "(<mask>): train one with `bertkit tokenizer train --algo bytebpe --layout roberta`")
+        if bos is None or eos is None or tok.pad_token_id is None:
+            raise InputError(f"the tokenizer {path} needs bos, eos and pad tokens for BART (<s>, </s>, <pad>); "
+                             f"it has bos={tok.bos_token}, eos={tok.eos_token}, pad={tok.pad_token}")
+        specials = {bos, eos, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id} - {None}
+        tokens = tok.convert_ids_to_tokens(list(range(tok.vocab_size)))
+        ends = tuple(i for i, t in enumerate(tokens)
+                     if i not in specials and t.lstrip("Ġ▁") and set(t.lstrip("Ġ▁")) <= SENTENCE_END)
+        return cls(tok.mask_token_id, tuple(sorted(specials)), ends)
 
     def protected(self, ids: torch.Tensor) -> torch.Tensor:
         """bool (T,): tokens never masked or deleted (specials and <mask>)."""
@@ -49,6 +67,13 @@ class NoiseVocab:
         while end > start and special[end - 1]:
             end -= 1
         return start, end
+
+
+def bos_eos(tok) -> tuple[int | None, int | None]:
+    """A tokenizer's <s> and </s> ids (BERT-style vocabularies: [CLS] and [SEP])."""
+    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
+    eos = tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
+    return bos, eos
 
 
 @dataclass(frozen=True)

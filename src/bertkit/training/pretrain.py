@@ -36,6 +36,7 @@ from bertkit.objectives import (
     continuation_table,
     electra_generator,
 )
+from bertkit.objectives.bart_noise import bos_eos
 from bertkit.training.distributed import barrier, setup
 from bertkit.training.trainer import TrainConfig, Trainer
 
@@ -62,7 +63,6 @@ OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise")
 CAUSAL_ARCHS = ("gpt2",)  # decoder-only: next-token loss on eos-separated blocks, no masking
 SEQ2SEQ_ARCHS = ("bart",)  # encoder-decoder: the decoder rebuilds the text from a noised copy (objectives/bart_noise)
 SEQ2SEQ_PACKINGS = ("full", "doc", "single")
-SENTENCE_END = frozenset(".!?")  # a token of these alone (after its word marker) ends a sentence for permutation
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _gpt2_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
 def _bart_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
     """BART keys from the size table (the decoder as deep and wide as the encoder unless the table says otherwise);
     bos, eos and pad from the tokenizer (<s>, </s>, <pad>), the decoder starting with eos as in BART."""
-    bos, eos = _bos_eos(tok)
+    bos, eos = bos_eos(tok)
     layers = sizes.get("num_layers", sizes.get("num_hidden_layers", sizes.get("encoder_layers")))
     heads = sizes.get("num_heads", sizes.get("num_attention_heads", sizes.get("encoder_attention_heads")))
     ffn = sizes.get("intermediate_size", sizes.get("encoder_ffn_dim"))
@@ -179,30 +179,6 @@ def _bart_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
         if ours in sizes or theirs in sizes:
             hf[theirs] = sizes.get(ours, sizes.get(theirs))
     return get_family("bart").config_from_hf(hf)
-
-
-def _bos_eos(tok) -> tuple[int | None, int | None]:
-    """<s> and </s> (BERT-style vocabularies: [CLS] and [SEP])."""
-    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
-    eos = tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
-    return bos, eos
-
-
-def noise_vocab(tok, path: str | Path = "") -> NoiseVocab:
-    """What BART's noising needs from a Tokenizer: <mask>, the specials it never touches (<s>, </s>, <pad>) and
-    the sentence-end tokens (a full stop, ! or ?, with or without the word marker) that permutation splits at."""
-    bos, eos = _bos_eos(tok)
-    if tok.mask_token_id is None:
-        raise InputError(f"the tokenizer {path} has no mask token; BART's noising replaces text with one "
-                         "(<mask>): train one with `bertkit tokenizer train --algo bytebpe` (layout roberta)")
-    if bos is None or eos is None or tok.pad_token_id is None:
-        raise InputError(f"the tokenizer {path} needs bos, eos and pad tokens for BART (<s>, </s>, <pad>); "
-                         f"it has bos={tok.bos_token}, eos={tok.eos_token}, pad={tok.pad_token}")
-    specials = {bos, eos, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id} - {None}
-    tokens = tok.convert_ids_to_tokens(list(range(tok.vocab_size)))
-    ends = tuple(i for i, t in enumerate(tokens)
-                 if i not in specials and t.lstrip("Ġ▁") and set(t.lstrip("Ġ▁")) <= SENTENCE_END)
-    return NoiseVocab(tok.mask_token_id, tuple(sorted(specials)), ends)
 
 
 def noise_config(spec: PretrainSpec) -> NoiseConfig:
@@ -387,7 +363,7 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     if causal and tok.eos_token_id is None:
         raise InputError(f"the tokenizer {spec.tokenizer} has no eos token; {spec.arch} separates documents with it "
                          "(GPT-2: <|endoftext|>); train one with `bertkit tokenizer train --algo bytebpe --layout gpt2`")
-    nvocab = noise_vocab(tok, spec.tokenizer) if seq2seq else None
+    nvocab = NoiseVocab.from_tokenizer(tok, spec.tokenizer) if seq2seq else None
     vocab = None if causal or seq2seq else masking_vocab(tok)
     mcfg = MaskingConfig(prob=spec.mask_prob)
     info = setup()  # under torchrun: rank 0 tokenizes the corpus, the others then read its cache
