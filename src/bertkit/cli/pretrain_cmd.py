@@ -17,25 +17,34 @@ from bertkit.cli.options import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 on a corpus",
+    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 / BART on a corpus",
                        description="Pretrain from scratch or continue from a checkpoint (--init). Multi-process: "
                                    "torchrun --nproc_per_node=N -m bertkit.cli pretrain ...")
-    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2"],
+    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2", "bart"],
                    help="gpt2: a decoder trained on the next token (documents joined by eos, cut into blocks of "
-                        "--max-length)")
+                        "--max-length); bart: an encoder-decoder that rebuilds text from a noised copy (--noise)")
     p.add_argument("--size", default="tiny", help="tiny|mini|small|medium|base or a JSON file of sizes")
-    p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt)")
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt; "
+                                                       "bart: with <mask>, e.g. bytebpe layout roberta)")
     p.add_argument("--corpus", required=True, nargs="+", help="text files: a sentence per line, blank line between "
                                                              "documents (or a TSV with a 'document' column)")
     p.add_argument("--eval-corpus", nargs="*", default=[], help="held-out text for the eval loss")
-    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm"],
-                   help="default: the arch's recipe (clm: next token, for gpt2)")
+    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise"],
+                   help="default: the arch's recipe (clm: next token, for gpt2; denoise: for bart)")
     p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop", "causal"],
                    help="example builder (causal: gpt2's eos-separated blocks)")
     p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")
     p.add_argument("--static-masking", type=non_negative_int, default=0, metavar="COPIES",
                    help="mask once per copy, COPIES copies (RoBERTa's static baseline); default dynamic")
     p.add_argument("--mask-prob", type=fraction, default=0.15)
+    p.add_argument("--noise", metavar="NAMES",
+                   help="bart: comma-separated noising, of mask (tokens -> <mask>), delete (tokens removed), infill "
+                        "(Poisson spans -> one <mask> each), permute (sentences shuffled), rotate (a random token "
+                        "starts the text); default infill,permute (BART-large)")
+    p.add_argument("--noise-ratio", type=fraction, metavar="F",
+                   help="bart: fraction of the tokens masked, deleted or infilled (default 0.15, 0.15, 0.3)")
+    p.add_argument("--poisson-lambda", type=positive_float, metavar="L",
+                   help="bart: mean length of the infilled spans (default 3, the paper's)")
     p.add_argument("--generator-fraction", type=decay, default=0.25, metavar="F",
                    help="electra: a new generator's width / the discriminator's (the paper: 1/4 to 1/2 is best)")
     p.add_argument("--max-length", type=positive_int, default=128)
@@ -70,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     spec = PretrainSpec(arch=args.arch, size=args.size, tokenizer=args.tokenizer, corpus=args.corpus,
                         eval_corpus=args.eval_corpus, objective=args.objective, packing=args.packing,
                         masking=args.masking, static_masking=args.static_masking, mask_prob=args.mask_prob,
+                        noise=args.noise, noise_ratio=args.noise_ratio, poisson_lambda=args.poisson_lambda,
                         generator_fraction=args.generator_fraction,
                         max_length=args.max_length, init=args.init, steps=args.steps, batch_size=args.batch_size,
                         grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,

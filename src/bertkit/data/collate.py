@@ -1,4 +1,5 @@
-"""Batches for pretraining: pad, build attention masks, and mask (dynamically, or statically once per copy)."""
+"""Batches for pretraining: pad, build attention masks, and mask (dynamically, or statically once per copy) or
+noise (BART)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,6 +7,7 @@ from typing import Any
 
 import torch
 
+from bertkit.objectives.bart_noise import NoiseConfig, NoiseVocab, noise
 from bertkit.objectives.masking import IGNORE, MaskingConfig, Vocab, mask_spans, mask_tokens, mask_whole_words
 
 STRATEGIES = ("token", "wwm", "span")
@@ -102,6 +104,26 @@ class CausalCollator:
         batch["num_items"] = int((batch["labels"][:, 1:] != IGNORE).sum())
         if bool(mask.all()):
             del batch["attention_mask"]  # full blocks: causal attention without a padding mask
+        return batch
+
+
+class DenoisingCollator:
+    """collate(examples, generator) -> {"input_ids" (B, S), "attention_mask" (B, S), "labels" (B, T), "num_items"}
+    for BART's denoising: each example's ids are noised (objectives/bart_noise.noise) into the encoder input,
+    padded with pad_id; the labels are the original ids, padded with -100. num_items = target tokens, which the
+    loss averages over. max_length bounds the noised input (the model's positions)."""
+
+    def __init__(self, vocab: NoiseVocab, pad_id: int, cfg: NoiseConfig | None = None,
+                 max_length: int | None = None) -> None:
+        self.vocab, self.pad_id, self.cfg, self.max_length = vocab, pad_id, cfg or NoiseConfig(), max_length
+
+    def __call__(self, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+        originals = [torch.as_tensor(e["input_ids"], dtype=torch.long) for e in examples]
+        noised = [noise(x, self.vocab, generator, self.cfg, self.max_length) for x in originals]
+        batch = pad_tokens([{"input_ids": x} for x in noised], self.pad_id)
+        batch.pop("token_type_ids")
+        batch["labels"] = pad_token_labels([{"labels": x} for x in originals], max(len(x) for x in originals))
+        batch["num_items"] = sum(len(x) for x in originals)
         return batch
 
 

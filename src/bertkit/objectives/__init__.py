@@ -2,7 +2,9 @@
 -> named losses)."""
 from __future__ import annotations
 
+from bertkit.objectives.bart_noise import NoiseConfig, NoiseVocab
 from bertkit.objectives.clm import CausalLMObjective, next_token_loss
+from bertkit.objectives.denoising import DenoisingObjective
 from bertkit.objectives.electra import ElectraObjective, build_electra_pair, electra_generator
 from bertkit.objectives.masking import (MaskingConfig, Vocab, continuation_table, mask_spans, mask_tokens,
                                         mask_whole_words)
@@ -14,4 +16,4 @@ from bertkit.objectives.seq2seq import LabelSmoothedCrossEntropy, label_smoothed
 __all__ = ["MaskingConfig", "Vocab", "continuation_table", "mask_tokens", "mask_whole_words", "mask_spans",
            "MLMObjective", "SentencePairObjective", "SpanBertObjective", "SpanBoundaryHead", "ElectraObjective",
            "build_electra_pair", "electra_generator", "LabelSmoothedCrossEntropy", "label_smoothed_nll",
-           "CausalLMObjective", "next_token_loss"]
+           "CausalLMObjective", "next_token_loss", "NoiseConfig", "NoiseVocab", "DenoisingObjective"]

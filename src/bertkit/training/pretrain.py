@@ -1,4 +1,4 @@
-"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA, SpanBERT and GPT-2 from a corpus, as one library call.
+"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA, SpanBERT, GPT-2 and BART from a corpus, as one library call.
 
     pretrain(PretrainSpec(arch="bert", size="tiny", tokenizer="tok/", corpus=["corpus.txt"], out="runs/b",
                           steps=1000, batch_size=32, lr=1e-4, warmup=100))
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from bertkit.data.collate import CausalCollator, PretrainCollator, StaticMasked
+from bertkit.data.collate import CausalCollator, DenoisingCollator, PretrainCollator, StaticMasked
 from bertkit.data.packing import PACKINGS, CausalBlocks, Specials
 from bertkit.data.token_cache import build_token_cache
 from bertkit.errors import InputError
@@ -23,9 +23,12 @@ from bertkit.models import SIZES, Model, ModelConfig
 from bertkit.models.family import get_family
 from bertkit.objectives import (
     CausalLMObjective,
+    DenoisingObjective,
     ElectraObjective,
     MaskingConfig,
     MLMObjective,
+    NoiseConfig,
+    NoiseVocab,
     SentencePairObjective,
     SpanBertObjective,
     Vocab,
@@ -33,6 +36,7 @@ from bertkit.objectives import (
     continuation_table,
     electra_generator,
 )
+from bertkit.objectives.bart_noise import bos_eos
 from bertkit.training.distributed import barrier, setup
 from bertkit.training.trainer import TrainConfig, Trainer
 
@@ -43,7 +47,7 @@ class Recipe:
     task: str
     packing: str
     masking: str
-    objective: str   # mlm | nsp | sop | sbo | rtd | clm
+    objective: str   # mlm | nsp | sop | sbo | rtd | clm | denoise
 
 
 RECIPES = {
@@ -53,9 +57,12 @@ RECIPES = {
     "electra": Recipe("electra", "rtd", "full", "token", "rtd"),
     "spanbert": Recipe("bert", "mlm", "single", "span", "sbo"),
     "gpt2": Recipe("gpt2", "lm", "causal", "none", "clm"),
+    "bart": Recipe("bart", "lm", "doc", "none", "denoise"),  # fairseq's complete_doc: windows within a document
 }
-OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd", "clm")
+OBJECTIVES = ("mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise")
 CAUSAL_ARCHS = ("gpt2",)  # decoder-only: next-token loss on eos-separated blocks, no masking
+SEQ2SEQ_ARCHS = ("bart",)  # encoder-decoder: the decoder rebuilds the text from a noised copy (objectives/bart_noise)
+SEQ2SEQ_PACKINGS = ("full", "doc", "single")
 
 
 @dataclass
@@ -73,6 +80,9 @@ class PretrainSpec:
     masking: str | None = None
     static_masking: int = 0          # > 0: RoBERTa's static baseline with this many masked copies
     mask_prob: float = 0.15
+    noise: str | list[str] | None = None  # BART: names of objectives/bart_noise.NOISES (default infill,permute)
+    noise_ratio: float | None = None      # BART: fraction masked / deleted / infilled (default 0.15 / 0.15 / 0.3)
+    poisson_lambda: float | None = None   # BART: mean infilled span length (default 3)
     generator_fraction: float = 0.25  # ELECTRA: a new generator's width, heads and feed-forward / the discriminator's
     max_length: int = 128
     steps: int = 1000
@@ -117,6 +127,8 @@ def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
         sizes = json.loads(p.read_text())
     if recipe.family == "gpt2":
         return _gpt2_config(spec, sizes, tok)
+    if recipe.family == "bart":
+        return _bart_config(spec, sizes, tok)
     hf = {"vocab_size": tok.vocab_size, "hidden_size": sizes["hidden_size"],
           "num_hidden_layers": sizes.get("num_layers", sizes.get("num_hidden_layers")),
           "num_attention_heads": sizes.get("num_heads", sizes.get("num_attention_heads")),
@@ -147,6 +159,38 @@ def _gpt2_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
     if "hidden_dropout_prob" in sizes or "resid_pdrop" in sizes:
         hf["embd_pdrop"] = hf["resid_pdrop"]
     return get_family("gpt2").config_from_hf(hf)
+
+
+def _bart_config(spec: PretrainSpec, sizes: dict[str, Any], tok) -> ModelConfig:
+    """BART keys from the size table (the decoder as deep and wide as the encoder unless the table says otherwise);
+    bos, eos and pad from the tokenizer (<s>, </s>, <pad>), the decoder starting with eos as in BART."""
+    bos, eos = bos_eos(tok)
+    layers = sizes.get("num_layers", sizes.get("num_hidden_layers", sizes.get("encoder_layers")))
+    heads = sizes.get("num_heads", sizes.get("num_attention_heads", sizes.get("encoder_attention_heads")))
+    ffn = sizes.get("intermediate_size", sizes.get("encoder_ffn_dim"))
+    hf = {"vocab_size": tok.vocab_size, "d_model": sizes.get("hidden_size", sizes.get("d_model")),
+          "encoder_layers": layers, "decoder_layers": sizes.get("decoder_layers", layers),
+          "encoder_attention_heads": heads, "decoder_attention_heads": sizes.get("decoder_attention_heads", heads),
+          "encoder_ffn_dim": ffn, "decoder_ffn_dim": sizes.get("decoder_ffn_dim", ffn),
+          "max_position_embeddings": spec.max_length, "pad_token_id": tok.pad_token_id, "bos_token_id": bos,
+          "eos_token_id": eos, "decoder_start_token_id": eos, "forced_eos_token_id": eos}
+    for ours, theirs in (("hidden_act", "activation_function"), ("hidden_dropout_prob", "dropout"),
+                         ("attention_probs_dropout_prob", "attention_dropout")):
+        if ours in sizes or theirs in sizes:
+            hf[theirs] = sizes.get(ours, sizes.get(theirs))
+    return get_family("bart").config_from_hf(hf)
+
+
+def noise_config(spec: PretrainSpec) -> NoiseConfig:
+    """The NoiseConfig of --noise, --noise-ratio and --poisson-lambda (None: the defaults of NoiseConfig)."""
+    kw: dict[str, Any] = {}
+    if spec.noise is not None:
+        kw["noises"] = spec.noise if isinstance(spec.noise, str) else tuple(spec.noise)
+    if spec.noise_ratio is not None:
+        kw.update(mask_ratio=spec.noise_ratio, delete_ratio=spec.noise_ratio, infill_ratio=spec.noise_ratio)
+    if spec.poisson_lambda is not None:
+        kw["poisson_lambda"] = spec.poisson_lambda
+    return NoiseConfig(**kw)
 
 
 def _scheme(tok) -> str:
@@ -187,16 +231,20 @@ def build_models(spec: PretrainSpec, recipe: Recipe, objective: str, tok) -> tup
         else:
             disc, gen = build_electra_pair(_config(spec, recipe, tok), spec.generator_fraction)
         return disc, ElectraObjective(gen)
-    task = {"nsp": "pretraining", "sop": "pretraining", "clm": "lm"}.get(objective, "mlm")
+    task = {"nsp": "pretraining", "sop": "pretraining", "clm": "lm", "denoise": "lm"}.get(objective, "mlm")
     if spec.init:
         model = from_pretrained(spec.init, task=task)  # keeps the checkpoint's vocabulary (BioBERT recipe)
         _check_init_vocab(model, tok.vocab_size)
         model.train()
     else:
         cfg = _config(spec, recipe, tok)
-        model = get_family(cfg.family).build(cfg, task) if objective == "clm" else Model(cfg, task)
+        model = get_family(cfg.family).build(cfg, task) if objective in ("clm", "denoise") else Model(cfg, task)
     if objective == "clm":
         return model, CausalLMObjective()
+    if objective == "denoise":
+        if model.family.name not in SEQ2SEQ_ARCHS:
+            raise InputError(f"--init with --arch bart takes a BART checkpoint, got a {model.family.name} model")
+        return model, DenoisingObjective()
     if objective in ("nsp", "sop"):
         if model.family.pretraining_heads != ("mlm", objective):
             raise InputError(f"{objective} needs a {model.family.name} model with an {objective} head; "
@@ -274,6 +322,15 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     objective = spec.objective or recipe.objective
     if objective not in OBJECTIVES:
         raise InputError(f"unknown --objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    seq2seq = spec.arch in SEQ2SEQ_ARCHS
+    if seq2seq != (objective == "denoise"):
+        raise InputError(f"--arch {spec.arch} trains with --objective denoise only" if seq2seq else
+                         f"--objective denoise (rebuilding noised text) needs an encoder-decoder: --arch "
+                         f"{', '.join(SEQ2SEQ_ARCHS)}; {spec.arch} is not one")
+    if not seq2seq and (spec.noise, spec.noise_ratio, spec.poisson_lambda) != (None, None, None):
+        raise InputError(f"--noise, --noise-ratio and --poisson-lambda set BART's noising; --arch {spec.arch} "
+                         "does not noise its input")
+    noise_cfg = noise_config(spec) if seq2seq else None
     causal = spec.arch in CAUSAL_ARCHS
     if causal != (objective == "clm"):
         raise InputError(f"--arch {spec.arch} trains with --objective clm only" if causal else
@@ -286,6 +343,13 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
         raise InputError(f"--packing causal is for decoders (--arch {', '.join(CAUSAL_ARCHS)}), not {spec.arch}")
     if causal and spec.masking:
         raise InputError(f"--masking {spec.masking} is a masked-LM setting; --arch {spec.arch} predicts every next token")
+    if seq2seq:
+        if packing not in SEQ2SEQ_PACKINGS:
+            raise InputError(f"--arch {spec.arch} trains on text windows (--packing {', '.join(SEQ2SEQ_PACKINGS)}), "
+                             f"got {packing}")
+        if spec.masking or spec.static_masking:
+            raise InputError(f"--masking and --static-masking are masked-LM settings; --arch {spec.arch} noises its "
+                             "input as --noise says")
     if objective in ("nsp", "sop") and packing != objective:
         raise InputError(f"objective {objective} needs --packing {objective}, got {packing}")
     masking = spec.masking or ("span" if objective == "sbo" else recipe.masking)
@@ -299,7 +363,8 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     if causal and tok.eos_token_id is None:
         raise InputError(f"the tokenizer {spec.tokenizer} has no eos token; {spec.arch} separates documents with it "
                          "(GPT-2: <|endoftext|>); train one with `bertkit tokenizer train --algo bytebpe --layout gpt2`")
-    vocab = None if causal else masking_vocab(tok)
+    nvocab = NoiseVocab.from_tokenizer(tok, spec.tokenizer) if seq2seq else None
+    vocab = None if causal or seq2seq else masking_vocab(tok)
     mcfg = MaskingConfig(prob=spec.mask_prob)
     info = setup()  # under torchrun: rank 0 tokenizes the corpus, the others then read its cache
     if not info.is_main:
@@ -312,6 +377,8 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
         if spec.static_masking:
             raise InputError("--static-masking is a masked-LM setting; a causal LM masks nothing")
         collate = eval_collate = CausalCollator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+    elif seq2seq:
+        collate = eval_collate = DenoisingCollator(nvocab, tok.pad_token_id, noise_cfg, spec.max_length)
     else:
         collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)
         eval_collate = PretrainCollator(vocab, tok.pad_token_id or 0, masking, mcfg)  # eval data is never pre-masked
