@@ -173,3 +173,65 @@ def test_corpus_errors_name_both_counts():
         rouge([], [])
     with pytest.raises(InputError, match="prediction 1 must be a string, got NoneType"):
         rouge(["a", None], ["a", "b"])
+
+
+# ---- bertkit rouge ----------------------------------------------------------------------------------------
+
+
+def test_cli_table_and_json_give_rouge_scores_numbers(tmp_path, capsys):
+    import json
+
+    from bertkit.cli.main import main
+
+    preds = ["the cat sat on the mat\\nit was happy", "running dogs", ""]
+    refs = ["it was so happy\\nthe cat lay on the mat", "a dog runs", "nothing"]
+    (tmp_path / "p.txt").write_text("\n".join(preds) + "\n", encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps({"summary": r.replace("\\n", "\n")}) + "\n"
+                                              for r in refs), encoding="utf-8")
+    types = TYPES + ["rougeW"]
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.jsonl"), "--stemmer",
+                 "--types", ",".join(types), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    scorer = rouge_scorer.RougeScorer(TYPES, use_stemmer=True)
+    per_pair = [scorer.score(r.replace("\\n", "\n"), p.replace("\\n", "\n")) for p, r in zip(preds, refs)]
+    assert out["pairs"] == 3 and list(out["scores"]) == types
+    for t in TYPES:
+        for field in ("precision", "recall", "fmeasure"):
+            mean = np.mean([getattr(s[t], field) for s in per_pair])
+            assert out["scores"][t][field] == pytest.approx(mean, abs=1e-6)
+    # "\n" in the plain file is a sentence break: in the first pair the sentences come in the other order, so
+    # rougeLsum (matches per sentence: 5 + 3 = 8 hits) is above rougeL (one LCS: 5 tokens)
+    assert out["scores"]["rougeLsum"]["recall"] > out["scores"]["rougeL"]["recall"]
+
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.jsonl"),
+                 "--stemmer"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["3 pairs, stemmed", "type       precision  recall  fmeasure"]
+    r1 = out["scores"]["rouge1"]
+    assert lines[2].split() == ["rouge1", f"{r1['precision']:.4f}", f"{r1['recall']:.4f}", f"{r1['fmeasure']:.4f}"]
+    assert [line.split()[0] for line in lines[2:]] == TYPES
+
+
+def test_cli_line_count_mismatch_is_one_line_naming_both_counts(tmp_path, capsys):
+    from bertkit.cli.main import main
+
+    (tmp_path / "p.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    (tmp_path / "r.txt").write_text("a\nb\n", encoding="utf-8")
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bertkit: error: --pred")
+    assert "has 3 texts" in err[0] and "has 2" in err[0]
+
+
+def test_cli_bad_type_and_missing_field(tmp_path, capsys):
+    from bertkit.cli.main import main
+
+    (tmp_path / "p.txt").write_text("a\n", encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text('{"text": "a"}\n', encoding="utf-8")
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "p.txt"),
+                 "--types", "rouge1,rougeQ"]) == 2
+    assert "unknown ROUGE type 'rougeQ'" in capsys.readouterr().err
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.jsonl")]) == 2
+    assert "line 1 has no field 'summary' (it has 'text')" in capsys.readouterr().err
+    assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.jsonl"),
+                 "--field", "text", "--json"]) == 0

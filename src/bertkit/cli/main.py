@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "attention_cmd",
     "project_cmd",
     "export_cmd",
+    "rouge_cmd",
 ]
 
 
