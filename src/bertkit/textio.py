@@ -25,3 +25,25 @@ def iter_lines(path: str | Path) -> Iterator[str]:
 
 def read_lines(path: str | Path) -> list[str]:
     return list(iter_lines(path))
+
+
+def read_field(path: str | Path, field: str) -> list[str]:
+    """The string `field` of every record of a JSON Lines file (blank lines skipped). A line that is not a JSON
+    object with that string field raises InputError naming the line."""
+    import json
+
+    out = []
+    for n, line in enumerate(iter_lines(path), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
+        if not isinstance(record, dict) or field not in record:
+            have = ", ".join(map(repr, record)) if isinstance(record, dict) else type(record).__name__
+            raise InputError(f"{path}: line {n} has no field {field!r} (it has {have})")
+        if not isinstance(record[field], str):
+            raise InputError(f"{path}: line {n}: field {field!r} is {type(record[field]).__name__}, not a string")
+        out.append(record[field])
+    return out

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "project_cmd",
     "export_cmd",
     "summarize_cmd",
+    "rouge_cmd",
 ]
 
 
