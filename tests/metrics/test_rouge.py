@@ -235,3 +235,12 @@ def test_cli_bad_type_and_missing_field(tmp_path, capsys):
     assert "line 1 has no field 'summary' (it has 'text')" in capsys.readouterr().err
     assert main(["rouge", "--pred", str(tmp_path / "p.txt"), "--ref", str(tmp_path / "r.jsonl"),
                  "--field", "text", "--json"]) == 0
+
+
+def test_no_nltk_or_rouge_score_at_run_time():
+    import subprocess
+    import sys
+
+    code = ("import sys; from bertkit.metrics import rouge; rouge(['Running cats'], ['a cat runs'], stemmer=True); "
+            "assert not {'nltk', 'rouge_score'} & set(sys.modules), sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)

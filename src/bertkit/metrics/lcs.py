@@ -75,7 +75,7 @@ def lcs_indices(ref: Sequence[str], can: Sequence[str]) -> list[int]:
 def weighted_lcs(ref: Sequence[str], can: Sequence[str], weight: float) -> float:
     """Lin's (2004) weighted LCS with f(k) = k**weight: a run of k consecutive matches scores f(k), so with
     weight > 1 one run of 4 beats two runs of 2. The dynamic programme of the paper (and ROUGE-1.5.5): a match
-    extends the run ending at the diagonal cell; O(len(ref) * len(can)) in Python (~40 ms at 400 x 400)."""
+    extends the run ending at the diagonal cell; O(len(ref) * len(can)) in Python (~8 ms at 400 x 400)."""
     if not ref or not can:
         return 0.0
     n = len(can)
