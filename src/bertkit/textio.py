@@ -27,12 +27,11 @@ def read_lines(path: str | Path) -> list[str]:
     return list(iter_lines(path))
 
 
-def read_field(path: str | Path, field: str) -> list[str]:
-    """The string `field` of every record of a JSON Lines file (blank lines skipped). A line that is not a JSON
-    object with that string field raises InputError naming the line."""
+def iter_records(path: str | Path, field: str | None = None):
+    """(line number, record) for every JSON object of a JSON Lines file (blank lines skipped). A line that is not a
+    JSON object, or (with `field`) lacks that string field, raises InputError naming the line."""
     import json
 
-    out = []
     for n, line in enumerate(iter_lines(path), 1):
         if not line.strip():
             continue
@@ -40,10 +39,15 @@ def read_field(path: str | Path, field: str) -> list[str]:
             record = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}: line {n} is not JSON ({e.msg})") from None
-        if not isinstance(record, dict) or field not in record:
+        if not isinstance(record, dict) or (field is not None and field not in record):
             have = ", ".join(map(repr, record)) if isinstance(record, dict) else type(record).__name__
-            raise InputError(f"{path}: line {n} has no field {field!r} (it has {have})")
-        if not isinstance(record[field], str):
+            raise InputError(f"{path}: line {n} has no field {field!r} (it has {have})" if field is not None
+                             else f"{path}: line {n} is not a JSON object (it is {have})")
+        if field is not None and not isinstance(record[field], str):
             raise InputError(f"{path}: line {n}: field {field!r} is {type(record[field]).__name__}, not a string")
-        out.append(record[field])
-    return out
+        yield n, record
+
+
+def read_field(path: str | Path, field: str) -> list[str]:
+    """The string `field` of every record of a JSON Lines file (blank lines skipped); errors as iter_records."""
+    return [record[field] for _, record in iter_records(path, field)]

@@ -180,7 +180,7 @@ def test_bad_input_is_named(tmp_path, minilm_path):
     assert sk.counts == {"empty articles": 1, "documents with fewer than 2 sentences": 1}
     assert "1 empty articles (a)" in str(sk)
     p.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="no 'article' field"):
+    with pytest.raises(InputError, match="has no field .article."):
         E.read_documents(p)
     p.write_text('{"article": "First one. Second one.", "picked": [5]}\n', encoding="utf-8")
     with pytest.raises(InputError, match="sentence indices in 0..1"):

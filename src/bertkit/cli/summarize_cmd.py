@@ -43,26 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _read(path: Path, text_col: str, id_col: str) -> list[tuple[str, str | None]]:
+def _read(path: Path, text_col: str, id_col: str) -> list[tuple[str, str]]:
     from bertkit.errors import InputError
+    from bertkit.textio import iter_records
 
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    docs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not JSON ({e.msg})") from None
-        if not isinstance(rec, dict) or text_col not in rec:
-            raise InputError(f"{path}:{n}: no {text_col!r} field; set --text-col")
-        text = rec[text_col]
-        if not isinstance(text, str):
-            raise InputError(f"{path}:{n}: {text_col!r} must be a string, got {type(text).__name__}")
-        docs.append((str(rec.get(id_col, f"line {n}")), text))
-    return docs
+    return [(str(rec.get(id_col, f"line {n}")), rec[text_col]) for n, rec in iter_records(path, text_col)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -416,28 +416,16 @@ def read_documents(path: str | Path, text_col: str = "article", summary_col: str
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     docs, skipped = [], Skipped()
-    lines = path.read_text(encoding="utf-8").splitlines()
-    it = enumerate(lines, 1)
+    from bertkit.textio import iter_records
+
+    it = iter_records(path, text_col)
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, total=len(lines), desc="oracle labels" if summary_col else "read", unit="doc")
-    for n, line in it:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"{path}:{n}: a record must be a JSON object, got {type(rec).__name__}")
+        it = tqdm(it, desc="oracle labels" if summary_col else "read", unit="doc")
+    for n, rec in it:
         rid = str(rec.get("id", f"line {n}"))
-        text = rec.get(text_col)
-        if text is None:
-            raise InputError(f"{path}:{n}: no {text_col!r} field (have {', '.join(rec) or 'none'}); set the "
-                             "text column")
-        if not isinstance(text, str):
-            raise InputError(f"{path}:{n}: {text_col!r} must be a string, got {type(text).__name__}")
+        text = rec[text_col]
         sents = split_sentences(text)
         if not sents:
             skipped.add("empty articles", rid)
