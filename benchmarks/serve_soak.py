@@ -125,7 +125,7 @@ def main() -> None:
         if len(readings) > 1 and int(readings[-2][0] // 60) + 1 != minute or time.monotonic() >= stop:
             done = minute - 1 if time.monotonic() < stop else minute
             xs = [r for t, r in readings if int(t // 60) + 1 == done]
-            if xs:
+            if len(xs) >= 6:  # a whole minute (12 readings); a last stub of a minute is left out
                 minutes.append((done, min(xs), float(np.median(xs)), max(xs)))
                 with lock:
                     print(f"minute {done:3d}: RSS floor {min(xs):7.1f}, median {np.median(xs):7.1f}, peak {max(xs):7.1f} MB;"
