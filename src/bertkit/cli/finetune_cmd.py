@@ -102,6 +102,31 @@ def _run_extsum(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_abssum(args: argparse.Namespace) -> int:
+    """abssum: abstractive summarisation, BERTSUM-abs on a BERT encoder or a BART folder fine-tuned (--init)."""
+    from bertkit.errors import InputError
+    from bertkit.tasks.abssum import train_abssum
+
+    if args.lr == "auto":
+        raise InputError("--lr auto (the range test) is not offered for abssum; give a rate or leave the default")
+    summ = train_abssum(args.train, args.dev, init=args.init, encoder=None if args.init else args.model,
+                        out=args.out, text_col=args.text_col or "article", summary_col=args.summary_col,
+                        decoder_layers=args.decoder_layers, epochs=args.epochs, max_steps=args.max_steps,
+                        time_budget_min=None if args.time_budget is None else args.time_budget / 60.0, lr=args.lr,
+                        encoder_lr_scale=args.encoder_lr_scale, warmup=0.1 if args.warmup is None else args.warmup,
+                        label_smoothing=args.label_smoothing, batch_tokens=args.batch_tokens,
+                        max_source=args.max_length or 512, max_target=args.max_target, precision=args.precision,
+                        seed=args.seed, dev_split=args.dev_split, resume=args.resume, progress=not args.quiet)
+    rep = summ.report
+    if rep.get("best"):
+        print(f"best evaluation {rep['best']['evaluation']}: dev loss {rep['best']['eval_nll']:.4f} per target token")
+    if rep.get("interrupted"):
+        print(f"interrupted at step {rep['steps']}: run the same command with --resume to continue")
+    print(f"wrote {args.out} ({rep['kind']}, a BART folder, metrics.json); use it with "
+          f"`bertkit summarize {args.out} -i DOCS.jsonl --abstractive`")
+    return 0
+
+
 TASKS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "classify": ("single-text classification (multi-class, or --multi-label)", _run_task),
     "pair": ("text-pair classification, e.g. NLI (premise [SEP] hypothesis)", _run_task),
@@ -109,6 +134,7 @@ TASKS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "ner": ("token classification on a CoNLL file (BIO tags)", _run_task),
     "qa": ("extractive question answering on SQuAD v1.1 JSON", _run_task),
     "extsum": ("BERTSUM extractive summarisation on JSONL articles + reference summaries (--head)", _run_extsum),
+    "abssum": ("abstractive summarisation: BERTSUM-abs on --model's encoder, or a BART folder (--init)", _run_abssum),
 }
 
 
@@ -179,4 +205,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--no-trigram-blocking", action="store_true", help="do not skip sentences repeating a trigram")
     s.add_argument("--head-lr-scale", type=positive_float, default=20.0,
                    help="the fresh head learns at --lr times this (the encoder at --lr)")
+    a = p.add_argument_group("abssum (BERTSUM-abs, BART)")
+    a.add_argument("--init", help="a BART folder to fine-tune (default: BERTSUM-abs, --model's BERT encoder under a "
+                                  "fresh Transformer decoder)")
+    a.add_argument("--decoder-layers", type=positive_int, default=6, help="BERTSUM-abs: blocks of the new decoder")
+    a.add_argument("--encoder-lr-scale", type=positive_float,
+                   help="the encoder learns at --lr times this (default 0.1 for BERTSUM-abs, whose --lr default "
+                        "5e-4 is the decoder's; 1 for BART at 3e-5)")
+    a.add_argument("--label-smoothing", type=unit_float, default=0.1, help="epsilon of the label-smoothed loss")
+    a.add_argument("--batch-tokens", type=positive_int, default=3072,
+                   help="tokens per batch, counted as rows x (longest source + longest summary)")
+    a.add_argument("--max-target", type=positive_int, default=256, help="summary tokens kept (--max-length: source)")
     p.set_defaults(func=lambda args: TASKS[args.task][1](args))

@@ -44,12 +44,21 @@ class AbstractiveSummarizer:
             ids = ids[:limit - 1] + ids[-1:]
         return ids
 
-    def summarize(self, texts: Sequence[str], batch_size: int = 4, **settings: Any) -> list[str]:
+    def summarize(self, texts: Sequence[str], batch_size: int = 4, progress: bool = False,
+                  **settings: Any) -> list[str]:
+        """One summary per text, `batch_size` sources at a time (beam search over each batch); settings override
+        the generation defaults (num_beams, max_new_tokens, min_new_tokens, length_penalty, no_repeat_ngram_size,
+        early_stopping)."""
         s = {**self.settings, **settings}
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         eos = self.model.config.eos_token_id
-        out = []
-        for i in range(0, len(texts), batch_size):
+        out: list[str] = []
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="summarize", unit="batch")
+        for i in starts:
             srcs = [self._source(t) for t in texts[i:i + batch_size]]
             width = max(map(len, srcs))
             ids = torch.full((len(srcs), width), pad, dtype=torch.long)
