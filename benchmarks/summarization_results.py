@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--abs-max-target", type=int, default=256)
     ap.add_argument("--abs-time-budget-min", type=float, default=None)
     ap.add_argument("--beams", type=int, default=4)
+    ap.add_argument("--min-new-tokens", type=int, default=50, help="abstractive decoding (PreSumm used 50)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N documents (a smoke run)")
     args = ap.parse_args()
 
@@ -135,18 +136,21 @@ def main() -> None:
                                 max_source=args.abs_max_source, max_target=args.abs_max_target,
                                 time_budget_min=args.abs_time_budget_min)
             t1 = time.perf_counter()
-            preds = summ.summarize([d.record["article"] for d in test], num_beams=args.beams, progress=True)
+            preds = summ.summarize([d.record["article"] for d in test], num_beams=args.beams, progress=True,
+                                   max_new_tokens=args.abs_max_target, min_new_tokens=args.min_new_tokens,
+                                   no_repeat_ngram_size=3, length_penalty=1.0)
             from bertkit.tasks.extsum import split_sentences
 
             preds = ["\n".join(split_sentences(p)) for p in preds]
             keep("abstractive", preds, kind=summ.report["kind"], parameters=summ.report["parameters"],
-                 train_s=summ.report["train_seconds"], steps=summ.report["steps"], beams=args.beams,
+                 train_s=summ.report["train_seconds"], steps=summ.report["steps"], epochs=summ.report["epochs"],
+                 best=summ.report["best"], beams=args.beams, min_new_tokens=args.min_new_tokens,
                  test_docs_per_s=round(len(test) / (time.perf_counter() - t1), 3))
         else:
             raise SystemExit(f"unknown system {system!r}")
         print(f"  ({system}: {time.perf_counter() - t0:.0f} s)")
 
-    print(f"\n| system | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | max diff vs rouge-score |\n|---|---|---|---|---|---|")
+    print("\n| system | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | max diff vs rouge-score |\n|---|---|---|---|---|---|")
     for name, row in results.items():
         print(f"| {name} | {row['rouge1']:.2f} | {row['rouge2']:.2f} | {row['rougeL']:.2f} | {row['rougeLsum']:.2f} | "
               f"{row['max_diff_vs_rouge_score']} |")
