@@ -84,7 +84,7 @@ def register(f: Family) -> Family:
 
 
 def get_family(name: str) -> Family:
-    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, marian, roberta, xlm  # noqa: F401
+    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, marian, roberta, xlm  # noqa: F401  (registration)
 
     try:
         return FAMILIES[name]
