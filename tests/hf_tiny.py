@@ -1,5 +1,5 @@
 """Tiny random Hugging Face models (hidden 32, 2 layers, vocab 99) written by transformers itself: the BERT family,
-GPT-2 and BART."""
+XLM, GPT-2 and BART."""
 from __future__ import annotations
 
 import torch
@@ -22,6 +22,8 @@ def cases():
     gpt2 = dict(vocab_size=V, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0)
     bart = dict(vocab_size=V, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
                 decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64)
+    xlm = dict(vocab_size=V, emb_dim=32, n_layers=2, n_heads=4, max_position_embeddings=64, n_langs=2,
+               lang2id={"en": 0, "fr": 1}, id2lang={0: "en", 1: "fr"})
     return {
         "BertModel": (T.BertConfig(**_base()), T.BertModel),
         "BertForMaskedLM": (T.BertConfig(**_base()), T.BertForMaskedLM),
@@ -34,6 +36,8 @@ def cases():
         "RobertaForSequenceClassification": (T.RobertaConfig(**_base(**rob, num_labels=2)),
                                              T.RobertaForSequenceClassification),
         "XLMRobertaForMaskedLM": (T.XLMRobertaConfig(**_base(**rob)), T.XLMRobertaForMaskedLM),
+        "XLMModel": (T.XLMConfig(**xlm), T.XLMModel),
+        "XLMWithLMHeadModel": (T.XLMConfig(**xlm), T.XLMWithLMHeadModel),
         "AlbertForMaskedLM": (T.AlbertConfig(**_base(embedding_size=16)), T.AlbertForMaskedLM),
         "AlbertForPreTraining": (T.AlbertConfig(**_base(embedding_size=16)), T.AlbertForPreTraining),
         "AlbertModel(groups=2,inner=2)": (T.AlbertConfig(**_base(embedding_size=16, num_hidden_layers=4,
@@ -74,6 +78,8 @@ def inputs(name: str) -> dict[str, torch.Tensor]:
         tt = torch.zeros_like(ids)
         tt[:, 6:] = 1
         kw["token_type_ids"] = tt
+    if name.startswith(("XLMModel", "XLMWith")):
+        kw["langs"] = (torch.arange(ids.shape[1]) >= 6).long().expand_as(ids).clone()  # two languages, as in a TLM pair
     if name.startswith("Bart"):
         kw["decoder_input_ids"] = torch.randint(5, V, (3, 7), generator=g)
     return kw

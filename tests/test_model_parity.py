@@ -57,7 +57,8 @@ def test_load_hf_checkpoint_matches_transformers(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["BertForPreTraining", "RobertaForSequenceClassification", "AlbertForPreTraining",
                                   "ElectraForPreTraining", "DistilBertForMaskedLM", "BertModel", "GPT2LMHeadModel",
-                                  "GPT2Model", "BartForConditionalGeneration", "BartModel"])
+                                  "GPT2Model", "BartForConditionalGeneration", "BartModel", "XLMWithLMHeadModel",
+                                  "XLMModel"])
 def test_saved_folder_loads_in_transformers_identically(name, tmp_path):
     import transformers as T
 

@@ -48,7 +48,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
 _SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
           "max_position_embeddings", "embedding_size", "n_embd", "n_layer", "n_head", "n_positions", "d_model",
           "encoder_layers", "decoder_layers", "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
-          "decoder_ffn_dim", "dim", "n_layers", "n_heads", "hidden_dim", "num_labels")
+          "decoder_ffn_dim", "dim", "n_layers", "n_heads", "hidden_dim", "num_labels", "emb_dim", "n_langs")
 _NUMBERS = ("layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "layer_norm_epsilon",
             "dropout", "attention_dropout")
 

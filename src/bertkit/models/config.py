@@ -16,14 +16,14 @@ class ModelConfig:
     For BART the encoder sizes are the plain fields and the decoder's the `decoder_*` ones; GPT-2's decoder
     uses the plain fields."""
 
-    family: str = "bert"                 # bert | roberta | xlm-roberta | albert | electra | distilbert | gpt2 | bart | marian
+    family: str = "bert"                 # bert | roberta | xlm-roberta | xlm | albert | electra | distilbert | gpt2 | bart | marian
     vocab_size: int = 30522
     hidden_size: int = 768
     num_layers: int = 12
     num_heads: int = 12
     intermediate_size: int = 3072
     max_positions: int = 512
-    type_vocab_size: int = 2
+    type_vocab_size: int = 2             # segments (XLM: languages, indexed by `langs`)
     embedding_size: int | None = None    # factorized embeddings (ALBERT, ELECTRA): E != H adds a projection
     hidden_act: str = "gelu"
     dropout: float = 0.1
@@ -33,6 +33,8 @@ class ModelConfig:
     pad_token_id: int | None = 0         # None: no padding token (GPT-2)
     position_offset: bool = False        # RoBERTa/XLM-R: positions start after the padding index
     sinusoidal: bool = False             # fixed sinusoidal positions (Transformer, DistilBERT option)
+    causal: bool = False                 # XLM's CLM checkpoints: an encoder whose self-attention looks only back
+                                         # (and, as in transformers, not at the padding mask)
     num_hidden_groups: int = 1           # ALBERT cross-layer sharing: groups of shared layers
     inner_group_num: int = 1
     num_labels: int = 2

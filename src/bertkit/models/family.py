@@ -41,6 +41,13 @@ class Family:
     head_keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # task -> (hf, ours)
     model_types: tuple[str, ...] = ()
     always_project: bool = False                # ALBERT maps E -> H even when E == H
+    # XLM: the segment table holds languages, read from forward(langs=...); token_type_ids are then, as in
+    # transformers, looked up in the token table. "token_type_ids": BERT's segments.
+    segment_input: str = "token_type_ids"
+    # XLM: padded positions are zeros after the embeddings and after every layer, and without an attention_mask
+    # the first (input_ids != pad).sum() positions of a row are its tokens
+    zero_padding: bool = False
+    mlm_transform: bool = True                  # False: the MLM head is the tied projection + a bias alone (XLM)
     # Generative members (GPT-2, BART) are models of their own class with their own architecture names, and
     # their checkpoints may store tensors in another layout (GPT-2's Conv1D: transposed, Q/K/V in one matrix):
     build: Callable[[ModelConfig, str], nn.Module] | None = None      # None: models.model.Model
@@ -77,7 +84,7 @@ def register(f: Family) -> Family:
 
 
 def get_family(name: str) -> Family:
-    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, marian, roberta  # noqa: F401  (registration)
+    from bertkit.models import albert, bart, bert, distilbert, electra, gpt2, marian, roberta, xlm  # noqa: F401  (registration)
 
     try:
         return FAMILIES[name]

@@ -11,7 +11,7 @@ from bertkit.models.config import TASKS, ModelConfig
 from bertkit.models.family import Family, get_family
 from bertkit.nn.attention import additive_mask
 from bertkit.nn.embeddings import Embeddings
-from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead
+from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead, TiedLMHead
 from bertkit.nn.pooling import pool
 from bertkit.nn.stack import Stack, make_block
 
@@ -65,15 +65,18 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig, pooler: bool) -> None:
         super().__init__()
+        fam = get_family(cfg.family)
+        self.langs = fam.segment_input == "langs"  # XLM: the segment table holds languages
+        self.zero_padding, self.causal, self.pad_id = fam.zero_padding, cfg.causal, cfg.pad_token_id
         self.embeddings = Embeddings(cfg.vocab_size, cfg.emb_dim, cfg.max_positions, cfg.type_vocab_size,
                                      cfg.pad_token_id, cfg.layer_norm_eps, cfg.dropout, cfg.sinusoidal,
-                                     cfg.position_offset)
-        project = cfg.emb_dim != cfg.hidden_size or get_family(cfg.family).always_project
+                                     cfg.position_offset, segment_default=None if self.langs else 0)
+        project = cfg.emb_dim != cfg.hidden_size or fam.always_project
         self.proj = nn.Linear(cfg.emb_dim, cfg.hidden_size) if project else None
         shared = cfg.family == "albert"
         n_blocks = cfg.num_hidden_groups * cfg.inner_group_num if shared else cfg.num_layers
         blocks = [make_block(cfg.hidden_size, cfg.num_heads, cfg.intermediate_size, cfg.hidden_act, cfg.dropout,
-                             cfg.attention_dropout, cfg.layer_norm_eps) for _ in range(n_blocks)]
+                             cfg.attention_dropout, cfg.layer_norm_eps, causal=cfg.causal) for _ in range(n_blocks)]
         schedule = None
         if shared:  # layer i runs every block of group int(i / (L / groups))
             g, inner = cfg.num_hidden_groups, cfg.inner_group_num
@@ -86,21 +89,34 @@ class Encoder(nn.Module):
         return self.embeddings.max_tokens
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
-                output_attentions=False):
-        x = self.embeddings(input_ids, token_type_ids)  # (B, T, E)
+                output_attentions=False, langs=None):
+        if self.langs:  # XLM, as transformers computes it: token_type_ids index the token table
+            x = self.embeddings(input_ids, langs, added_token_ids=token_type_ids)
+        else:
+            x = self.embeddings(input_ids, token_type_ids)  # (B, T, E)
         if self.proj is not None:
             x = self.proj(x)  # (B, T, H)
-        bias = additive_mask(attention_mask, x.dtype)
+        keep = None
+        if self.zero_padding:
+            if attention_mask is None:  # a row's tokens are its first (input_ids != pad).sum() positions
+                t = input_ids.shape[1]
+                real = input_ids != self.pad_id if self.pad_id is not None else torch.ones_like(input_ids).bool()
+                attention_mask = torch.arange(t, device=input_ids.device)[None, :] < real.sum(1)[:, None]
+            if attention_mask.dim() == 2:
+                keep = attention_mask[:, :, None].to(x.dtype)  # (B, T, 1)
+                x = x * keep
+        bias = None if self.causal else additive_mask(attention_mask, x.dtype)
         return self.encoder(x, bias, output_hidden_states=output_hidden_states,
-                            output_attentions=output_attentions)
+                            output_attentions=output_attentions, keep=keep)
 
 
 class Model(nn.Module):
     """An encoder of the BERT family with the heads of one task.
 
     forward(input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
-            output_attentions=False, masked_positions=None) -> ModelOutput
+            output_attentions=False, masked_positions=None, langs=None) -> ModelOutput
     `masked_positions` (bool (B, T)) makes the MLM head run only there: logits become (M, V).
+    `langs` (B, T): XLM's language ids (its language table; None adds no language vector).
     The model never computes a loss; objectives/ do.
     """
 
@@ -116,7 +132,9 @@ class Model(nn.Module):
         H, drop = cfg.hidden_size, cfg.head_dropout
         self.heads = nn.ModuleDict()
         for h in heads:
-            if h == "mlm":
+            if h == "mlm" and not fam.mlm_transform:  # XLM: the tied projection with a trained bias
+                self.heads["mlm"] = TiedLMHead(cfg.vocab_size, learned_bias=True)
+            elif h == "mlm":
                 self.heads["mlm"] = MaskedLMHead(H, fam.mlm_out_dim(cfg), cfg.vocab_size, fam.mlm_act(cfg),
                                                  cfg.layer_norm_eps)
             elif h in ("nsp", "sop"):
@@ -140,14 +158,39 @@ class Model(nn.Module):
     def input_embeddings(self) -> nn.Embedding:
         return self.backbone.embeddings.word
 
+    @property
+    def n_langs(self) -> int | None:
+        """The languages of an XLM model (config n_langs), None for a family without languages."""
+        if not self.backbone.langs:
+            return None
+        return self.config.type_vocab_size or int(self.config.extra.get("n_langs", 1))
+
+    def _check_langs(self, input_ids: torch.Tensor, langs: torch.Tensor) -> None:
+        n = self.n_langs
+        if n is None:
+            raise InputError(f"langs= holds XLM language ids; a {self.config.family} model has no language "
+                             "embeddings (segments go in token_type_ids)")
+        if tuple(langs.shape) != tuple(input_ids.shape):
+            raise InputError(f"langs has shape {tuple(langs.shape)}, input_ids {tuple(input_ids.shape)}: one "
+                             "language id per token")
+        bad = langs[(langs < 0) | (langs >= n)]
+        if bad.numel():
+            raise InputError(f"language id {int(bad[0])} is outside the model's n_langs={n} languages "
+                             f"(ids 0..{n - 1})")
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, masked_positions: torch.Tensor | None = None) -> ModelOutput:
+                output_attentions: bool = False, masked_positions: torch.Tensor | None = None,
+                langs: torch.Tensor | None = None) -> ModelOutput:
         if input_ids.shape[1] > self.max_tokens:
             raise InputError(f"sequence of {input_ids.shape[1]} tokens is longer than the model's "
                              f"{self.max_tokens} positions; truncate it or embed by windows")
+        if langs is not None:
+            self._check_langs(input_ids, langs)
+            if self.backbone.embeddings.segment is None:
+                langs = None  # n_langs 1 or use_lang_emb false: transformers adds no language vector either
         x, hidden, attns = self.backbone(input_ids, attention_mask, token_type_ids, output_hidden_states,
-                                         output_attentions)
+                                         output_attentions, langs=langs)
         out = ModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attns)
         if self.backbone.pooler is not None:
             out.pooler_output = self.backbone.pooler(x)

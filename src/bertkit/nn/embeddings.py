@@ -37,14 +37,16 @@ class Embeddings(nn.Module):
     position_start skips the first rows of the table (BART: position p reads row p + 2). scale multiplies the
     token vectors (BART's scale_embedding: sqrt(d)); norm=False leaves out the LayerNorm (GPT-2). `word` passes
     in a token table shared with another stack (BART's encoder and decoder). sinusoidal=True fixes the position
-    table to `sinusoidal_table(..., sinusoidal_layout)` (not trained).
+    table to `sinusoidal_table(..., sinusoidal_layout)` (not trained). segment_default: the segment id of every
+    token when none are given (BERT: 0); None adds no segment vector then (XLM, whose segment table holds
+    languages: no `langs`, no language vector).
     """
 
     def __init__(self, vocab_size: int, dim: int, max_positions: int, type_vocab_size: int = 2,
                  pad_id: int | None = 0, layer_norm_eps: float = 1e-12, dropout: float = 0.0,
                  sinusoidal: bool = False, position_offset: bool = False, position_start: int = 0,
                  scale: float = 1.0, norm: bool = True, word: nn.Embedding | None = None,
-                 sinusoidal_layout: str = "interleaved") -> None:
+                 sinusoidal_layout: str = "interleaved", segment_default: int | None = 0) -> None:
         super().__init__()
         self.word = word if word is not None else nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         self.position = nn.Embedding(max_positions, dim)
@@ -56,6 +58,7 @@ class Embeddings(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.pad_id, self.position_offset = pad_id, position_offset
         self.position_start, self.scale = position_start, scale
+        self.segment_default = segment_default
 
     @property
     def max_tokens(self) -> int:
@@ -70,9 +73,12 @@ class Embeddings(nn.Module):
         return torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+                position_ids: torch.Tensor | None = None,
+                added_token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """input_ids (B, T) -> (B, T, E). position_ids (B|1, T): positions counted from 0 (a decoding step
-        passes its own: the cache length, or left-padded rows' real positions); default 0..T-1."""
+        passes its own: the cache length, or left-padded rows' real positions); default 0..T-1.
+        added_token_ids (B, T): more ids whose token vectors join the sum before the LayerNorm (XLM's
+        token_type_ids, which transformers looks up in the token table)."""
         if position_ids is None:
             position_ids = self.position_ids(input_ids)
         if self.position_start:
@@ -81,8 +87,10 @@ class Embeddings(nn.Module):
         if self.scale != 1.0:
             tokens = tokens * self.scale
         x = tokens + self.position(position_ids)
-        if self.segment is not None:
+        if self.segment is not None and (token_type_ids is not None or self.segment_default is not None):
             if token_type_ids is None:
-                token_type_ids = torch.zeros_like(input_ids)
+                token_type_ids = torch.full_like(input_ids, self.segment_default)
             x = x + self.segment(token_type_ids)
+        if added_token_ids is not None:
+            x = x + self.word(added_token_ids)
         return self.drop(self.norm(x))

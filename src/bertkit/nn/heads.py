@@ -94,12 +94,16 @@ class ReplacedTokenHead(nn.Module):
 class TiedLMHead(nn.Module):
     """Next-token logits from the token embedding matrix itself: h E^T [+ b]. (..., C) -> (..., V).
 
-    GPT-2 has no bias; BART adds `final_logits_bias`, a (1, V) buffer (not trained, as in transformers).
+    GPT-2 has no bias; BART adds `final_logits_bias`, a (1, V) buffer (not trained, as in transformers);
+    learned_bias=True makes the bias a trained (V,) Parameter instead (XLM's `pred_layer.proj.bias`).
     """
 
-    def __init__(self, vocab_size: int, bias: bool = False) -> None:
+    def __init__(self, vocab_size: int, bias: bool = False, learned_bias: bool = False) -> None:
         super().__init__()
-        self.register_buffer("bias", torch.zeros(1, vocab_size) if bias else None)
+        if learned_bias:
+            self.bias = nn.Parameter(torch.zeros(vocab_size))
+        else:
+            self.register_buffer("bias", torch.zeros(1, vocab_size) if bias else None)
 
     def forward(self, h: torch.Tensor, decoder_weight: torch.Tensor) -> torch.Tensor:
         logits = F.linear(h, decoder_weight)

@@ -58,10 +58,12 @@ class Stack(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
                 context_bias: torch.Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, cache: DecoderCache | None = None):
+                output_attentions: bool = False, cache: DecoderCache | None = None,
+                keep: torch.Tensor | None = None):
         """x: (B, T, C). Returns (last, hidden_states tuple incl. input or None, attentions tuple or None).
 
         `cache` (decoding, one block per layer): x holds only the new positions; see KVCache.
+        `keep` (B, T, 1): multiplies the output of every layer (XLM zeroes its padded positions after each one).
         """
         hidden = [x] if output_hidden_states else None
         attns = [] if output_attentions else None
@@ -73,6 +75,8 @@ class Stack(nn.Module):
                     x, probs = self.blocks[j](x, bias, context, context_bias, output_attentions, cache=cache.layers[i])
                 if attns is not None:
                     attns.append(probs)
+            if keep is not None:
+                x = x * keep
             if hidden is not None:
                 hidden.append(x)
         if self.final_norm is not None:
