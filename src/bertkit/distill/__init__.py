@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from bertkit.distill.students import distilbert_student, every_other_layer, tinybert_student
 
-__all__ = ["distilbert_student", "tinybert_student", "every_other_layer"]
+__all__ = ["distilbert_student", "every_other_layer", "tinybert_student"]

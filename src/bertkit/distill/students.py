@@ -111,4 +111,4 @@ def tinybert_student(teacher_config: ModelConfig | Model, layers: int = 4, hidde
     return Model(cfg, task)
 
 
-__all__ = ["distilbert_student", "tinybert_student", "every_other_layer"]
+__all__ = ["distilbert_student", "every_other_layer", "tinybert_student"]

@@ -262,7 +262,7 @@ class TinyBertObjective(_TeacherHolder):
             return self._prediction(model, ids, att, types)
         # an MLM head would project every position onto the vocabulary: give it no position to predict
         none = torch.zeros_like(ids, dtype=torch.bool)
-        kw = dict(output_hidden_states=True, output_attentions="scores", masked_positions=none)
+        kw = {"output_hidden_states": True, "output_attentions": "scores", "masked_positions": none}
         out_s = model(ids, att, types, **kw)
         out_t = self._run_teacher(ids.device, ids, att, types, **kw)
         hs, ht, as_, at = out_s.hidden_states, out_t.hidden_states, out_s.attentions, out_t.attentions
