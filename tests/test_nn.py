@@ -335,3 +335,36 @@ def test_feed_forward_output_is_dropped_once():
     delta = block._sub(x, block.norm2, lambda h: (block.ff(h), None))[0] - x
     zeros = (delta == 0).float().mean().item()
     assert 0.47 < zeros < 0.53, zeros
+
+
+def test_pre_softmax_scores_are_q_k_over_sqrt_d_plus_mask_on_every_path():
+    """output_attentions="scores": q k^T / sqrt(d) + the mask bias, whose softmax is the probabilities; the output
+    is the same as on the fused path, in MultiHeadAttention and in the inference FusedBlock."""
+    from bertkit.nn.fused import FusedBlock
+
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 5, 16)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    bias = additive_mask(mask, x.dtype)
+    fast, _ = attn(x, bias)
+    out, scores = attn(x, bias, output_attentions="scores")
+    _, probs = attn(x, bias, output_attentions=True)
+    torch.testing.assert_close(out, fast, atol=1e-6, rtol=1e-5)
+    q = attn.q(x).view(2, 5, 4, 4).transpose(1, 2)
+    k = attn.k(x).view(2, 5, 4, 4).transpose(1, 2)
+    want = torch.einsum("bhqd,bhkd->bhqk", q, k) / 2.0  # sqrt(head_dim 4)
+    torch.testing.assert_close(scores[0], want[0])
+    torch.testing.assert_close(scores[1, :, :, :3], want[1, :, :, :3])
+    assert (scores[1, :, :, 3:] < -1e30).all()  # padded keys hold the bias
+    torch.testing.assert_close(scores.softmax(-1), probs)
+    blk = _random_block("gelu")
+    x = torch.randn(2, 5, 32)
+    with torch.inference_mode():
+        y_ref, s_ref = blk(x, bias, output_attentions="scores")
+        y_f, s_fused = FusedBlock(blk)(x, bias, output_attentions="scores")
+    torch.testing.assert_close(s_fused, s_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(y_f, y_ref, atol=2e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="output_attentions must be"):
+        from bertkit.nn.attention import check_output_attentions
+        check_output_attentions("probs")

@@ -9,7 +9,7 @@ from torch import nn
 from bertkit.errors import InputError
 from bertkit.models.config import TASKS, ModelConfig
 from bertkit.models.family import Family, get_family
-from bertkit.nn.attention import additive_mask
+from bertkit.nn.attention import additive_mask, check_output_attentions
 from bertkit.nn.embeddings import Embeddings
 from bertkit.nn.heads import ClassifierHead, LinearHead, MaskedLMHead, Pooler, ReplacedTokenHead, TiedLMHead
 from bertkit.nn.pooling import pool
@@ -117,6 +117,8 @@ class Model(nn.Module):
             output_attentions=False, masked_positions=None, langs=None) -> ModelOutput
     `masked_positions` (bool (B, T)) makes the MLM head run only there: logits become (M, V).
     `langs` (B, T): XLM's language ids (its language table; None adds no language vector).
+    output_attentions: True gives each layer's attention probabilities, "scores" its pre-softmax scores
+    q k^T / sqrt(d) + mask bias (TinyBERT's attention loss); either way off the fused attention path.
     The model never computes a loss; objectives/ do.
     """
 
@@ -180,8 +182,13 @@ class Model(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
-                output_attentions: bool = False, masked_positions: torch.Tensor | None = None,
+                output_attentions: bool | str = False, masked_positions: torch.Tensor | None = None,
                 langs: torch.Tensor | None = None) -> ModelOutput:
+        if output_attentions is not False and output_attentions is not True:
+            try:
+                check_output_attentions(output_attentions)
+            except ValueError as e:
+                raise InputError(str(e)) from None
         if input_ids.shape[1] > self.max_tokens:
             raise InputError(f"sequence of {input_ids.shape[1]} tokens is longer than the model's "
                              f"{self.max_tokens} positions; truncate it or embed by windows")

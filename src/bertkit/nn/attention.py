@@ -28,14 +28,28 @@ def causal_bias(t_q: int, t_k: int, device: torch.device, dtype: torch.dtype) ->
     return torch.zeros(t_q, t_k, device=device, dtype=dtype).masked_fill_(j > i, torch.finfo(dtype).min)[None, None]
 
 
+def attention_scores(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The unnormalised scores q k^T / sqrt(d) + bias -> (B, H, Tq, Tk): what the softmax is taken of (TinyBERT's
+    attention loss reads them). Masked keys hold the bias (dtype-min), not a score."""
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
+    return scores if bias is None else scores + bias
+
+
 def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
                     dropout: float = 0.0, training: bool = False) -> torch.Tensor:
     """Explicit softmax(q k^T / sqrt(d) + bias) -> (B, H, Tq, Tk); the path that can return probabilities."""
-    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
-    if bias is not None:
-        scores = scores + bias
-    probs = scores.softmax(dim=-1)
+    probs = attention_scores(q, k, bias).softmax(dim=-1)
     return F.dropout(probs, p=dropout, training=training)
+
+
+ATTENTION_OUTPUTS = (False, True, "scores")  # output_attentions: none, probabilities, pre-softmax scores
+
+
+def check_output_attentions(value: bool | str) -> None:
+    """Raise ValueError unless `value` is one of ATTENTION_OUTPUTS."""
+    if not any(value is v or (isinstance(v, str) and value == v) for v in ATTENTION_OUTPUTS):
+        raise ValueError(f"output_attentions must be False, True (probabilities) or 'scores' (pre-softmax), "
+                         f"got {value!r}")
 
 
 # Training with attention dropout cannot use a fused SDPA kernel on CPU: the math path keeps the (B, H, Tq, Tk)
@@ -210,9 +224,12 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
-                output_attentions: bool = False,
+                output_attentions: bool | str = False,
                 cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T, C); bias: additive (B|1, 1, Tq|1, Tk) or None. Returns ((B, T, C), probs or None).
+
+        output_attentions: False (fused SDPA, nothing returned), True (the probabilities, after dropout) or
+        "scores" (q k^T / sqrt(d) + bias, before the softmax; the output is the same as with True).
 
         With a `cache` (decoding), x holds only the new positions; keys and values of earlier ones come from the
         cache, so Tk = T_past + T and `bias` covers all Tk keys.
@@ -235,9 +252,12 @@ class MultiHeadAttention(nn.Module):
             bias = cb if bias is None else bias.to(q.dtype) + cb
         p = self.dropout if self.training else 0.0
         probs = None
-        if output_attentions:
-            probs = attention_probs(q, k, bias, p, self.training)
+        if output_attentions:  # True: the (dropped-out) probabilities; "scores": the pre-softmax scores
+            scores = attention_scores(q, k, bias)
+            probs = F.dropout(scores.softmax(dim=-1), p=p, training=self.training)
             out = probs @ v
+            if output_attentions == "scores":
+                probs = scores
         else:
             mask = None if bias is None else bias.to(q.dtype)
             mode = self.memory_mode(q, k, p)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertkit import hardware
-from bertkit.nn.attention import attention_probs
+from bertkit.nn.attention import attention_scores
 from bertkit.nn.block import Block
 from bertkit.nn.feedforward import ACTIVATIONS
 
@@ -95,7 +95,7 @@ class FusedBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, context: torch.Tensor | None = None,
                 context_bias: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                output_attentions: bool | str = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         if torch.is_grad_enabled():
             raise RuntimeError("FusedBlock is inference-only: run it under torch.inference_mode() or no_grad()")
         linear = torch.ops.mkldnn._linear_pointwise
@@ -110,8 +110,11 @@ class FusedBlock(nn.Module):
         probs = None
         if output_attentions:
             q, k, v = qkv.view(b, t, 3, h, d).permute(2, 0, 3, 1, 4)
-            probs = attention_probs(q, k, None if bias is None else bias.to(q.dtype))
+            scores = attention_scores(q, k, None if bias is None else bias.to(q.dtype))
+            probs = scores.softmax(dim=-1)
             out = probs @ v
+            if output_attentions == "scores":
+                probs = scores
         else:
             tp = -(-t // ATTENTION_MULTIPLE) * ATTENTION_MULTIPLE
             if bias is not None:
