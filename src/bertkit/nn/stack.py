@@ -33,11 +33,16 @@ class DecoderCache:
         """Positions already decoded (the length of every self-attention cache)."""
         return len(self.layers[0][0]) if self.layers else 0
 
-    def reorder(self, index: torch.Tensor) -> None:
-        """Keep batch rows `index` (N,) of every cache (beam search)."""
+    def reorder(self, index: torch.Tensor, within_rows: bool = True) -> None:
+        """Keep batch rows `index` (N,) of every self-attention cache (beam search).
+
+        within_rows=True (what beam search does: a beam continues one of its own row's beams) leaves the
+        cross-attention caches alone: their keys and values come from the source, which every beam of a row
+        shares, so any reordering within rows leaves them equal (transformers' BART skips them too). Copying them
+        was a third of a beam-search step. within_rows=False reorders them as well (rows moved across sources)."""
         for own, other in self.layers:
             own.reorder(index)
-            if other is not None:
+            if other is not None and not within_rows:
                 other.reorder(index)
 
 
