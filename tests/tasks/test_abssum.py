@@ -160,3 +160,34 @@ def test_cli_finetune_abssum_then_summarize(bert_eps5, tmp_path, capsys):
     assert main(["finetune", "abssum", "--train", str(data), "--model", str(bert_eps5), "--out", str(out),
                  "--lr", "auto", "--quiet"]) != 0
     assert "--lr auto" in capsys.readouterr().err
+
+
+def test_fine_tuning_a_bart_folder_lowers_the_dev_loss_and_loads_in_transformers(tmp_path):
+    import transformers as T
+
+    from bertkit.tasks.abssum import train_abssum
+    from bertkit.tokenizers.train import train_bytebpe
+
+    texts = [a for a, _ in ARTICLES] + [s for _, s in ARTICLES]
+    tok = train_bytebpe(texts * 3, 300, layout="roberta")  # <s> <pad> </s> <unk> <mask>
+    torch.manual_seed(0)
+    cfg = T.BartConfig(vocab_size=len(tok.get_vocab()), d_model=32, encoder_layers=1, decoder_layers=1,
+                       encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                       max_position_embeddings=64, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                       eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id, dropout=0.0)
+    T.BartForConditionalGeneration(cfg).save_pretrained(tmp_path / "bart")
+    tok.save_pretrained(tmp_path / "bart")
+    pairs = ARTICLES * 4
+    summ = train_abssum(pairs, pairs, init=tmp_path / "bart", out=tmp_path / "ft", epochs=6, lr=3e-3,
+                        batch_tokens=128, label_smoothing=0.1, warmup=0.0, precision="fp32", progress=False)
+    rep = summ.report
+    assert rep["kind"] == "bart" and rep["encoder_lr_scale"] == 1.0
+    assert rep["best"]["eval_nll"] < 0.7 * rep["history"][0]["eval_nll"], rep["history"]
+    ref = T.BartForConditionalGeneration.from_pretrained(tmp_path / "ft").eval()
+    ids = torch.tensor([tok.encode(ARTICLES[2][0])])
+    labels = torch.tensor([tok.encode(ARTICLES[2][1])])  # <s> summary </s>: transformers' BART labels
+    with torch.no_grad():
+        want = ref(input_ids=ids, labels=labels).loss
+        out = summ.model(ids, labels=labels).logits
+    got = torch.nn.functional.cross_entropy(out[0], labels[0])
+    assert abs(float(got) - float(want)) < 1e-4
