@@ -24,7 +24,6 @@ ending in eos.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -207,7 +206,6 @@ def train_abssum(train, dev=None, *, init: str | Path | None = None, encoder: st
     pad = tok.pad_token_id
     summ = AbstractiveSummarizer(model, tok, {"max_new_tokens": max_target})
     out_dir = Path(out) if out is not None else None
-    import shutil
     import tempfile
 
     train_dir = (out_dir / "training") if out_dir is not None else Path(tempfile.mkdtemp(prefix="bertkit-abssum-"))
@@ -271,14 +269,9 @@ def train_abssum(train, dev=None, *, init: str | Path | None = None, encoder: st
         "total_seconds": round(time.perf_counter() - t0, 1), "interrupted": bool(fit.get("interrupted")),
         "out_of_time": bool(fit.get("out_of_time")),
     }
-    if out_dir is not None:
-        save(model, out_dir)
-        if not summ.report["interrupted"]:
-            shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
-            shutil.rmtree(best_dir, ignore_errors=True)
-        (out_dir / "metrics.json").write_text(json.dumps(summ.report, indent=2) + "\n", encoding="utf-8")
-    else:
-        shutil.rmtree(train_dir, ignore_errors=True)
+    from bertkit.training.checkpoint import finish_task_run
+
+    finish_task_run(out_dir, train_dir, summ.report, lambda p: save(model, p))
     return summ
 
 

@@ -712,16 +712,7 @@ def train_extsum(train: str | Path | Sequence[Document], dev: str | Path | Seque
         "train_seconds": round(train_s, 1), "total_seconds": round(time.perf_counter() - t0, 1),
         "interrupted": bool(fit.get("interrupted")),
     }
-    if out_dir is not None:
-        summ.save(out_dir)
-        if not summ.report["interrupted"]:  # finished: the resume checkpoint and the best epoch's copy are spent
-            import shutil
+    from bertkit.training.checkpoint import finish_task_run
 
-            shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
-            shutil.rmtree(best_dir, ignore_errors=True)
-        (out_dir / "metrics.json").write_text(json.dumps(summ.report, indent=2) + "\n", encoding="utf-8")
-    else:
-        import shutil
-
-        shutil.rmtree(train_dir, ignore_errors=True)
+    finish_task_run(out_dir, train_dir, summ.report, summ.save)
     return summ

@@ -83,3 +83,20 @@ def prune(out_dir: Path, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints."""
     for p in list_checkpoints(out_dir)[:-keep] if keep > 0 else []:
         shutil.rmtree(p, ignore_errors=True)
+
+
+def finish_task_run(out_dir: Path | None, train_dir: Path, report: dict[str, Any],
+                    save: Callable[[Path], Any]) -> None:
+    """The end of a task's fine-tuning run: save the model at out_dir (save(out_dir)) with report as
+    out_dir/metrics.json. A finished run's resume checkpoints and best-epoch copy under train_dir are spent and
+    removed; an interrupted run keeps them for --resume. Without out_dir, train_dir was temporary: removed."""
+    import json
+
+    if out_dir is None:
+        shutil.rmtree(train_dir, ignore_errors=True)
+        return
+    save(out_dir)
+    if not report.get("interrupted"):
+        shutil.rmtree(train_dir / "checkpoints", ignore_errors=True)
+        shutil.rmtree(train_dir / "best", ignore_errors=True)
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
