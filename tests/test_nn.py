@@ -16,12 +16,17 @@ from bertkit.nn.stack import Stack, make_block
 from tests.cpu_features import requires_bf16_packing
 
 
-def test_sdpa_and_explicit_paths_agree_and_probs_are_returned():
+def _attention_and_padded_batch():
+    """A seeded 4-head attention over width 16 and a batch of 2 x 5 whose second row ends in 2 pads."""
     torch.manual_seed(0)
     attn = MultiHeadAttention(16, 4).eval()
     x = torch.randn(2, 5, 16)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    bias = additive_mask(mask, x.dtype)
+    return attn, x, mask, additive_mask(mask, x.dtype)
+
+
+def test_sdpa_and_explicit_paths_agree_and_probs_are_returned():
+    attn, x, _mask, bias = _attention_and_padded_batch()
     fast, none = attn(x, bias)
     slow, probs = attn(x, bias, output_attentions=True)
     assert none is None and probs.shape == (2, 4, 5, 5)
@@ -342,11 +347,7 @@ def test_pre_softmax_scores_are_q_k_over_sqrt_d_plus_mask_on_every_path():
     is the same as on the fused path, in MultiHeadAttention and in the inference FusedBlock."""
     from bertkit.nn.fused import FusedBlock
 
-    torch.manual_seed(0)
-    attn = MultiHeadAttention(16, 4).eval()
-    x = torch.randn(2, 5, 16)
-    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    bias = additive_mask(mask, x.dtype)
+    attn, x, _mask, bias = _attention_and_padded_batch()
     fast, _ = attn(x, bias)
     out, scores = attn(x, bias, output_attentions="scores")
     _, probs = attn(x, bias, output_attentions=True)
