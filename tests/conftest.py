@@ -31,8 +31,8 @@ def save_tiny(folder, minilm_path, task: str = "base", seed: int = 0, **config):
     import bertkit
 
     torch.manual_seed(seed)
-    cfg = bertkit.ModelConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=37,
-                              max_positions=128, **config)
+    cfg = bertkit.ModelConfig(**{**dict(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=4,
+                                        intermediate_size=37, max_positions=128), **config})
     bertkit.save_pretrained(bertkit.build_model(cfg, task), folder,
                             tokenizer=bertkit.Tokenizer.from_pretrained(minilm_path))
     return folder

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "search_cmd",
     "serve_cmd",
     "finetune_sbert_cmd",
+    "distill_cmd",
     "distill_multilingual_cmd",
     "translation_cmd",
     "generate_cmd",

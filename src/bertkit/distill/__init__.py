@@ -1,7 +1,8 @@
-"""Knowledge distillation (chapter 5): students built from or for a teacher. The losses and objectives are in
-bertkit.objectives.distill."""
+"""Knowledge distillation (chapter 5): students built from or for a teacher, and DistilBERT's general
+distillation as one call (distill_general). The losses and objectives are in bertkit.objectives.distill."""
 from __future__ import annotations
 
+from bertkit.distill.general import distill_general
 from bertkit.distill.students import distilbert_student, every_other_layer, tinybert_student
 
-__all__ = ["distilbert_student", "every_other_layer", "tinybert_student"]
+__all__ = ["distill_general", "distilbert_student", "every_other_layer", "tinybert_student"]
