@@ -28,3 +28,19 @@ def write_corpus(path: Path, docs: int = 30, seed: int = 0) -> Path:
         out.append("")
     path.write_text("\n".join(out) + "\n")
     return path
+
+
+def assert_resume_matches(tmp_path, **spec):
+    """Train `spec` to its end in tmp_path/a; copy it to tmp_path/b without its last checkpoint (as if stopped at
+    the one before), resume there, and check the resumed run ends at the same step with the same loss."""
+    import shutil
+
+    from bertkit.training.pretrain import PretrainSpec, pretrain
+
+    whole = pretrain(PretrainSpec(out=tmp_path / "a", **spec))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    last = max((tmp_path / "b" / "checkpoints").iterdir())
+    shutil.rmtree(last)
+    resumed = pretrain(PretrainSpec(out=tmp_path / "b", resume=True, **spec))
+    assert resumed["step"] == whole["step"]
+    assert abs(resumed["loss"] - whole["loss"]) < 1e-6

@@ -123,6 +123,8 @@ def test_bad_input_is_named(bert_eps5, tmp_path, minilm_path):
                    + json.dumps({"article": "more words .", "summary": "  "}) + "\n")
     with pytest.raises(InputError, match=r"bad.jsonl:2: an empty article or summary"):
         train_abssum(bad, encoder=bert_eps5, progress=False)
+    with pytest.raises(InputError, match=r"line 1 has no field 'abstract' \(it has 'article', 'summary'\)"):
+        train_abssum(bad, encoder=bert_eps5, summary_col="abstract", progress=False)
     with pytest.raises(InputError, match="not both"):
         train_abssum(bad, init=bert_eps5, encoder=bert_eps5, progress=False)
     good = tmp_path / "good.jsonl"

@@ -4,7 +4,6 @@ resume, and bad input refused before any work."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ from bertkit.objectives import DenoisingObjective, NoiseConfig, NoiseVocab
 from bertkit.tokenizers import Tokenizer
 from bertkit.tokenizers.train import train_bytebpe
 from bertkit.training.pretrain import PretrainSpec, pretrain
-from tests.pretrain_fixtures import write_corpus
+from tests.pretrain_fixtures import assert_resume_matches, write_corpus
 
 SMALL = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64}
 
@@ -124,12 +123,7 @@ def test_bart_resume_continues_from_the_checkpoint_with_every_noise(bart_files, 
             "lr": 1e-3, "max_length": 32, "steps": 6, "save_every": 3, "precision": "fp32", "log_every": 1,
             "progress": False, "noise": "mask,delete,infill,permute,rotate", "noise_ratio": 0.2,
             "poisson_lambda": 2.0}
-    whole = pretrain(PretrainSpec(out=tmp_path / "a", **base))
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    shutil.rmtree(tmp_path / "b" / "checkpoints" / "step_000006")  # as if the run had stopped at step 3
-    resumed = pretrain(PretrainSpec(out=tmp_path / "b", resume=True, **base))
-    assert resumed["step"] == 6
-    assert abs(resumed["loss"] - whole["loss"]) < 1e-6
+    assert_resume_matches(tmp_path, **base)
 
 
 def test_bart_bad_input_is_one_clear_error_before_any_work(bart_files, tmp_path, capsys):

@@ -16,7 +16,7 @@ from bertkit.objectives.clm import CausalLMObjective, next_token_loss
 from bertkit.tokenizers import Tokenizer
 from bertkit.tokenizers.train import train_bytebpe
 from bertkit.training.pretrain import PretrainSpec, pretrain
-from tests.pretrain_fixtures import write_corpus, write_tokenizer
+from tests.pretrain_fixtures import assert_resume_matches, write_corpus, write_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +116,11 @@ def test_pretrain_gpt2_lowers_the_loss_and_loads_in_transformers_with_identical_
 
 
 def test_gpt2_resume_continues_from_the_checkpoint(gpt2_files, tmp_path):
-    import shutil
 
     tok_dir, corpus, _ = gpt2_files
     base = dict(arch="gpt2", tokenizer=tok_dir, corpus=[corpus], batch_size=4, lr=1e-3, max_length=16, steps=6,
                 save_every=3, precision="fp32", log_every=1, progress=False)
-    whole = pretrain(PretrainSpec(out=tmp_path / "a", **base))
-    shutil.copytree(tmp_path / "a", tmp_path / "b")
-    shutil.rmtree(tmp_path / "b" / "checkpoints" / "step_000006")  # as if the run had stopped at step 3
-    resumed = pretrain(PretrainSpec(out=tmp_path / "b", resume=True, **base))
-    assert resumed["step"] == 6
-    assert abs(resumed["loss"] - whole["loss"]) < 1e-6
+    assert_resume_matches(tmp_path, **base)
 
 
 def test_gpt2_bad_input_is_one_clear_error(gpt2_files, tmp_path):

@@ -102,7 +102,10 @@ def _records(src, text_col: str, summary_col: str, name: str) -> list[tuple[str,
 
         pairs = []
         for n, rec in iter_records(Path(src), text_col):
-            summary = rec.get(summary_col)
+            if summary_col not in rec:
+                raise InputError(f"{src}: line {n} has no field {summary_col!r} (it has "
+                                 f"{', '.join(repr(k) for k in rec)}); name the summary field with --summary-col")
+            summary = rec[summary_col]
             if not isinstance(summary, str) or not summary.strip() or not str(rec[text_col]).strip():
                 raise InputError(f"{src}:{n}: an empty article or summary ({summary_col!r}); every record needs both")
             pairs.append((str(rec[text_col]), fix_joined_sentences(summary)))
