@@ -1,5 +1,6 @@
 """Knowledge distillation (chapter 5): students built from or for a teacher, and DistilBERT's general
-distillation as one call (distill_general), TinyBERT's data augmentation (tinybert_augment). The losses and objectives are in bertkit.objectives.distill."""
+distillation as one call (distill_general), and TinyBERT's data augmentation (tinybert_augment). The losses and
+objectives are in bertkit.objectives.distill."""
 from __future__ import annotations
 
 from bertkit.distill.augment import tinybert_augment
