@@ -242,19 +242,24 @@ def test_interrupted_then_resumed_equals_an_uninterrupted_run(mlm, data, tmp_pat
     tinybert_augment(mlm, data, want, progress=False, **args)
     out = tmp_path / "got.tsv"
     partial = tmp_path / "got.tsv.partial"
+    # chunks of this run: rows [0, 2), [2, 4), [4, 6), [6, 8), [8, 10); both restarts fall inside one
     with monkeypatch.context() as m:
         m.setattr(A, "tqdm", Interrupt)
-        Interrupt.after = 5
+        Interrupt.after = 6
         with pytest.raises(KeyboardInterrupt):
             tinybert_augment(mlm, data, out, **args)
-    assert not out.exists() and partial.is_file()
-    lines = partial.read_bytes().splitlines(keepends=True)
-    assert len(lines) == 1 + 5 * 5  # the header and five whole source rows, flushed
-    with pytest.raises(InputError, match=re.escape("these differ: seed: 3 then, 4 now")):
-        tinybert_augment(mlm, data, out, progress=False, **{**args, "seed": 4})
-    partial.write_bytes(b"".join(lines[:-3]) + lines[-3][:7])  # a cut line in the middle of source row 4
+        assert not out.exists() and partial.is_file()
+        lines = partial.read_bytes().splitlines(keepends=True)
+        assert len(lines) == 1 + 6 * 5  # the header and six whole source rows, flushed
+        with pytest.raises(InputError, match=re.escape("these differ: seed: 3 then, 4 now")):
+            tinybert_augment(mlm, data, out, **{**args, "seed": 4})
+        partial.write_bytes(b"".join(lines[:-3]) + lines[-3][:7])  # a cut line in the middle of source row 5
+        Interrupt.after = 9
+        with pytest.raises(KeyboardInterrupt):
+            tinybert_augment(mlm, data, out, **args)  # continues at row 5, stops again after row 8
+        assert len(partial.read_bytes().splitlines()) == 1 + 9 * 5
     stats = tinybert_augment(mlm, data, out, progress=False, **args)
-    assert stats["resumed_rows"] == 4
+    assert stats["resumed_rows"] == 9
     assert out.read_bytes() == want.read_bytes()
     assert not partial.exists() and not (tmp_path / "got.tsv.partial.json").exists()
 
