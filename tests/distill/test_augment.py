@@ -128,7 +128,7 @@ def test_single_piece_replacements_are_the_mlms_top_k(full, reference):
     tok = reference[0]
     _, rows = read_out(out)
     checked = 0
-    for src, group in copies_of(rows).items():
+    for group in copies_of(rows).values():
         orig, copies = group[0], group[1:]
         assert orig["augmented"] == "0" and all(c["augmented"] == "1" for c in copies)
         for col in ("sentence", "sentence2"):
@@ -237,7 +237,7 @@ def test_interrupted_then_resumed_equals_an_uninterrupted_run(mlm, data, tmp_pat
     import bertkit.distill.augment as A
     from bertkit.distill import tinybert_augment
 
-    args = dict(text2_col="sentence2", n=4, k=K, p=0.5, batch_size=2, seed=3)
+    args = {"text2_col": "sentence2", "n": 4, "k": K, "p": 0.5, "batch_size": 2, "seed": 3}
     want = tmp_path / "want.tsv"
     tinybert_augment(mlm, data, want, progress=False, **args)
     out = tmp_path / "got.tsv"

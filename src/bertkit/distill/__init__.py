@@ -7,4 +7,4 @@ from bertkit.distill.augment import tinybert_augment
 from bertkit.distill.general import distill_general
 from bertkit.distill.students import distilbert_student, every_other_layer, tinybert_student
 
-__all__ = ["distill_general", "distilbert_student", "every_other_layer", "tinybert_augment", "tinybert_student"]
+__all__ = ["distilbert_student", "distill_general", "every_other_layer", "tinybert_augment", "tinybert_student"]
