@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "serve_cmd",
     "finetune_sbert_cmd",
     "distill_cmd",
+    "augment_cmd",
     "distill_multilingual_cmd",
     "translation_cmd",
     "generate_cmd",
