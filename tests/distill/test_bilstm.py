@@ -50,7 +50,7 @@ def test_p_pos_needs_a_tagger():
 
 
 def test_p_ng_one_keeps_a_contiguous_ngram():
-    src = "w0 w1 w2 w3 w4 w5 w6 w7".split()
+    src = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"]
     out = list(tang_augment([" ".join(src)], None, n_iter=50, p_mask=0.0, p_pos=0.0, p_ng=1.0, seed=1))
     assert len(out) > 5
     lengths = set()
@@ -155,9 +155,9 @@ def _train_file(path, n=48):
 
 
 def test_end_to_end_distillation(tmp_path, teacher):
-    import bertkit
     from safetensors.numpy import load_file
 
+    import bertkit
     from bertkit.distill.bilstm_train import distill_bilstm, load_teacher
 
     train = _train_file(tmp_path / "train.tsv")
@@ -240,3 +240,32 @@ def test_errors(tmp_path, teacher, minilm_path):
     with pytest.raises(InputError, match="a teacher is needed"):
         distill_bilstm(None, train, tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()  # nothing written before the checks pass
+
+
+def test_cli_sentence_pairs(tmp_path, teacher, capsys):
+    import bertkit
+    from bertkit.cli.main import main
+
+    rows = ["sentence1\tsentence2\tlabel"]
+    for i in range(32):
+        rows.append(f"a dog runs {i % 5}\t{'a dog runs' if i % 2 else 'the cat sleeps'}\t{i % 2}")
+    train = tmp_path / "pairs.tsv"
+    train.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "pair_student"
+    argv = ["distill-bilstm", "--teacher", str(teacher), "--train", str(train), "--out", str(out),
+            "--text2-col", "sentence2", "--n-iter", "1", "--epochs", "1", "--hidden", "8", "--batch-size", "16",
+            "--quiet"]
+    assert main(argv) == 2
+    assert "bertkit: error: p_pos > 0 needs a POS tagger" in capsys.readouterr().err
+    assert main(argv + ["--p-pos", "0"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["train_rows"] == 32 and printed["augmented_rows"] > 0
+    aug = (out / "augmented.tsv").read_text().splitlines()
+    assert aug[0] == "row\ttext\ttext2" and all(len(x.split("\t")) == 3 for x in aug[1:])
+    pred = bertkit.Predictor.load(out)
+    assert json.loads((out / "config.json").read_text())["pair"] is True
+    res = pred.predict(["a dog runs 1", "a dog runs 2"], ["a dog runs", "the cat sleeps"])
+    assert len(res) == 2 and all(r["label"] in ("0", "1") for r in res)
+    assert sum(res[0]["probabilities"].values()) == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(InputError, match="this BiLSTM classifies sentence pairs: predict\\(texts, pairs\\)"):
+        pred.predict(["a dog runs"])

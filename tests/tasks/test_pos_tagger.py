@@ -9,12 +9,12 @@ from bertkit.errors import InputError
 from bertkit.tasks.pos_tagger import PosTagger, read_pos, train_pos_tagger
 
 CORPUS = [
-    ("the dog runs".split(), ["DT", "NN", "VBZ"]),
-    ("a cat sleeps".split(), ["DT", "NN", "VBZ"]),
-    ("the big dog sleeps quietly".split(), ["DT", "JJ", "NN", "VBZ", "RB"]),
-    ("dogs run".split(), ["NNS", "VBP"]),
-    ("a small cat runs fast".split(), ["DT", "JJ", "NN", "VBZ", "RB"]),
-    ("cats sleep".split(), ["NNS", "VBP"]),
+    (["the", "dog", "runs"], ["DT", "NN", "VBZ"]),
+    (["a", "cat", "sleeps"], ["DT", "NN", "VBZ"]),
+    (["the", "big", "dog", "sleeps", "quietly"], ["DT", "JJ", "NN", "VBZ", "RB"]),
+    (["dogs", "run"], ["NNS", "VBP"]),
+    (["a", "small", "cat", "runs", "fast"], ["DT", "JJ", "NN", "VBZ", "RB"]),
+    (["cats", "sleep"], ["NNS", "VBP"]),
 ]
 
 

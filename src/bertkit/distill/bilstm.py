@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,10 +81,10 @@ class BiLSTMClassifier(nn.Module):
                  num_labels: int = 2, pair: bool = False, pad_id: int = 0, labels: Sequence[str] | None = None,
                  tokenizer: str = "words", max_length: int = 128) -> None:
         super().__init__()
-        self.config = dict(bertkit_model=MODEL_KIND, vocab_size=vocab_size, embedding_dim=embedding_dim,
-                           hidden=hidden, fc=fc, num_labels=num_labels, pair=pair, pad_id=pad_id,
-                           labels=list(labels) if labels is not None else [str(i) for i in range(num_labels)],
-                           tokenizer=tokenizer, max_length=max_length)
+        self.config = {"bertkit_model": MODEL_KIND, "vocab_size": vocab_size, "embedding_dim": embedding_dim,
+                       "hidden": hidden, "fc": fc, "num_labels": num_labels, "pair": pair, "pad_id": pad_id,
+                       "labels": list(labels) if labels is not None else [str(i) for i in range(num_labels)],
+                       "tokenizer": tokenizer, "max_length": max_length}
         self.embed = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.lstm = nn.LSTM(embedding_dim, hidden, num_layers=1, batch_first=True, bidirectional=True)
         feat = 2 * hidden * (4 if pair else 1)
