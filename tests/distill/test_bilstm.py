@@ -192,9 +192,25 @@ def test_end_to_end_distillation(tmp_path, teacher):
     np.testing.assert_allclose([[r["probabilities"]["neg"], r["probabilities"]["pos"]] for r in res], probs,
                                rtol=1e-6)
     assert set(res[0]) == {"label", "score", "probabilities"}
-    # the embedding started as the teacher's table
-    from bertkit.distill.bilstm_train import BiLSTMClassifier  # noqa: F401
-    assert student.embed.weight.shape == (30522, 32)
+    dst, report = pred.predict_file(train, tmp_path / "pred.tsv")  # what `bertkit predict` runs
+    assert report["rows"] == 48 and report["metrics"]["accuracy"] == pytest.approx(metrics["dev_accuracy"])
+    assert dst.read_text().splitlines()[0] == "text\tlabel\tprediction\tscore"
+    assert student.embed.weight.shape == (30522, 32)  # the teacher's WordPiece table
+    # resume: both caches are reused (the teacher is not run again on the training rows)
+    import bertkit.distill.bilstm_train as bt
+
+    aug_before = (out / "augmented.tsv").read_text()
+    calls = []
+    real = bt._teacher_logits
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(bt, "_teacher_logits", lambda t, rows, p: calls.append(len(rows)) or real(t, rows, p))
+    try:
+        distill_bilstm(teacher, train, out, dev=train, n_iter=2, p_pos=0.0, hidden=16, fc=12, epochs=1,
+                       batch_size=16, resume=True, progress=False)
+    finally:
+        monkey.undo()
+    assert calls == [48]  # the dev set's teacher accuracy only
+    assert (out / "augmented.tsv").read_text() == aug_before
 
 
 def test_labels_only_twin_with_word_vocabulary(tmp_path):

@@ -188,10 +188,9 @@ class BiLSTMPredictor:
     """What `bertkit.Predictor.load` returns for a BiLSTM folder: `predict` gives the same result dicts as a
     transformer classifier ({"label", "score", "probabilities"})."""
 
-    task = "classify"
-
     def __init__(self, model: BiLSTMClassifier, batch_size: int = 256) -> None:
         self.model, self.tokenizer, self.batch_size = model, model.tokenizer, batch_size
+        self.task = "pair" if model.config["pair"] else "classify"
         self.settings = {"labels": model.config["labels"], "kind": "single_label",
                          "max_length": model.config["max_length"]}
 
@@ -228,3 +227,31 @@ class BiLSTMPredictor:
         if pairs is not None and len(pairs) != len(inputs):
             raise InputError(f"got {len(inputs)} inputs but {len(pairs)} pairs")
         return decode(self.probabilities(inputs, pairs), self.labels, "single_label")
+
+    # the Predictor methods `bertkit predict` (tasks/files.predict_file) goes through
+    def encode(self, inputs: Sequence[str], pairs: Sequence[str] | None = None, gold: Any = None) -> Any:
+        from bertkit.tasks.predictor import Encoded
+
+        return Encoded(list(inputs), list(range(len(inputs))), len(inputs), gold,
+                       list(pairs) if pairs is not None else None)
+
+    def decode(self, enc: Any, progress: bool = False) -> list[dict[str, Any]]:
+        return self.predict(enc.feats, enc.examples)
+
+    def score(self, enc: Any) -> dict[str, float]:
+        """accuracy and macro F1 of the predictions for `enc` against enc.gold (label strings)."""
+        from bertkit.tasks import metrics as M
+        from bertkit.tasks.classification import check_known
+
+        index = {k: i for i, k in enumerate(self.labels)}
+        check_known(self.labels, enc.gold, range(1, len(enc.gold) + 1), "gold labels", "the training data")
+        y = [index[r["label"]] for r in self.decode(enc)]
+        g = [index[x] for x in enc.gold]
+        return {"accuracy": M.accuracy(y, g), "macro_f1": M.macro_f1(y, g, len(index))}
+
+    def predict_file(self, src: str | Path, dst: str | Path | None = None,
+                     tag_scheme: str | None = None) -> tuple[Path, dict[str, Any]]:
+        """Predict a table file as `bertkit predict` does (see tasks/files.py)."""
+        from bertkit.tasks.files import predict_file
+
+        return predict_file(self, src, dst)
