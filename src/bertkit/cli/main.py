@@ -40,6 +40,8 @@ COMMAND_MODULES = [
     "export_cmd",
     "summarize_cmd",
     "rouge_cmd",
+    "pos_tagger_cmd",
+    "distill_bilstm_cmd",
 ]
 
 

@@ -192,12 +192,17 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
-        """Load a folder written by `save` (or by `bertkit finetune --out`)."""
+        """Load a folder written by `save` (or by `bertkit finetune --out`); a BiLSTM folder written by
+        `bertkit.distill.bilstm.save_bilstm` comes back as a BiLSTMPredictor with the same `predict` results."""
         from bertkit.hub import from_pretrained
         from bertkit.hub.default import resolve_model_path
         from bertkit.tokenizers import Tokenizer
 
         path = resolve_model_path(path)  # a folder, or a hub id in the local cache
+        from bertkit.distill.bilstm import BiLSTMPredictor, is_bilstm_folder, load_bilstm
+
+        if is_bilstm_folder(path):  # a distilled BiLSTM (bertkit.distill.bilstm): same predict() results
+            return BiLSTMPredictor(load_bilstm(path))  # type: ignore[return-value]
         meta_file = path / TASK_FILE
         if not meta_file.is_file():
             raise CheckpointError(f"{path} has no {TASK_FILE}: not a folder written by bertkit finetune / "
