@@ -4,13 +4,13 @@
 # infilling as its ONLY noising function (Poisson(3) spans covering 30% of the tokens, each one <mask>; no
 # sentence permutation, as in KoBART) on Korean movie reviews (NSMC-derived), one review a document.
 # The folder loads in transformers' BartForConditionalGeneration. docs/chapters/10-korean.md has one run.
-#   bash examples/kobart_nsmc.sh ../shared/data/nsmc            # a few minutes (STEPS=300)
-#   STEPS=5000 SIZE=small bash examples/kobart_nsmc.sh DATA      # longer
+#   bash examples/kobart_nsmc.sh ../shared/data/nsmc            # a few minutes (SIZE=tiny STEPS=200)
+#   STEPS=5000 SIZE=mini bash examples/kobart_nsmc.sh DATA      # longer
 set -euo pipefail
 DATA=${1:-${DATA:-../shared/data/nsmc}}
 OUT=${OUT:-runs/kobart}
-SIZE=${SIZE:-mini}
-STEPS=${STEPS:-300}
+SIZE=${SIZE:-tiny}                                   # tiny (128x2) | mini (256x4) | small (512x4) | ...
+STEPS=${STEPS:-200}
 LR=${LR:-5e-4}
 mkdir -p "$OUT"
 tail -n +2 "$DATA/nsmc_rawderived_train.txt" | cut -f2 > "$OUT/reviews.txt"
