@@ -20,9 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--score", choices=["gain", "ratio"], default=None,
                    help="wordpiece merge score: gain = count(ab)*log(count(ab)*N/(count(a)*count(b))) "
                         "(default), ratio = count(ab)/(count(a)*count(b)) (the book's formula)")
-    t.add_argument("--layout", choices=["roberta", "gpt2", "kogpt2"], default=None,
+    t.add_argument("--layout", choices=["roberta", "gpt2", "kogpt2", "kobart", "bert", "kobert"], default=None,
                    help="bytebpe special tokens: roberta (default; <s> </s> <pad> <unk> <mask>), gpt2 "
-                        "(<|endoftext|>), kogpt2 (</s> <unk> <pad> <mask> <usr> <sys> + emoticons/emoji kept whole)")
+                        "(<|endoftext|>), kogpt2 (</s> <unk> <pad> <mask> <usr> <sys> + emoticons/emoji kept whole), "
+                        "kobart (<s> </s> <usr> <pad> <sys> <unk> <mask> + the same emoticons); unigram/spbpe: "
+                        "bert (default; [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK], spm.model) or kobert ([UNK]=0 [PAD]=1 "
+                        "[CLS] [SEP] [MASK], spiece.model + XLNetTokenizer config as skt/kobert-base-v1)")
     t.add_argument("--add-tokens", metavar="FILE", help="bytebpe: a file of tokens (one per line) kept whole, "
                                                         "e.g. emoji")
     t.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")

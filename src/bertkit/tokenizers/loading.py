@@ -92,6 +92,10 @@ def load_tokenizer(path: str | Any) -> Tokenizer:
 
         return load_sentencepiece(folder, models[0])
     if fmodel.get("type") == "BPE":
+        from bertkit.tokenizers.metaspace import load_metaspace_bpe, metaspace_of
+
+        if metaspace_of(fast) is not None:  # SentencePiece-style words: KoGPT2, KoBART
+            return load_metaspace_bpe(folder, config, fast)
         from bertkit.tokenizers.bpe import load_char_bpe
 
         return load_char_bpe(folder, config, fast)

@@ -5,6 +5,7 @@ its `.model` files); bertkit only adds the special-token template, batching and 
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import unicodedata
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 Offsets = list[tuple[int, int]]
 MODEL_FILE = "spm.model"
+KOBERT_FILE = "spiece.model"
+# skt/kobert-base-v1's tokenizer_config.json: KoBERTTokenizer, an XLNetTokenizer with BERT's [CLS] A [SEP] template
+KOBERT_CONFIG = {"tokenizer_class": "XLNetTokenizer", "do_lower_case": False, "remove_space": True,
+                 "keep_accents": False, "bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "[UNK]",
+                 "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+XLNET_CLASSES = ("XLNetTokenizer", "KoBERTTokenizer")
 
 
 def _spm() -> Any:
@@ -77,8 +84,10 @@ class SentencePieceModel:
 
     kind = "sentencepiece"
 
-    def __init__(self, proto: bytes, fairseq: bool = False, albert: AlbertPrep | None = None) -> None:
+    def __init__(self, proto: bytes, fairseq: bool = False, albert: AlbertPrep | None = None,
+                 file_name: str | None = None) -> None:
         self.proto = proto
+        self.file_name = file_name or (FAIRSEQ_FILE if fairseq else MODEL_FILE)
         self.fairseq = fairseq
         self.albert = albert
         self.sp = _spm().SentencePieceProcessor(model_proto=proto)
@@ -136,7 +145,7 @@ class SentencePieceModel:
         return " ".join(parts)
 
     def save(self, folder: Path, tok: Tokenizer) -> None:
-        (folder / (FAIRSEQ_FILE if self.fairseq else MODEL_FILE)).write_bytes(self.proto)
+        (folder / self.file_name).write_bytes(self.proto)
 
 
 def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
@@ -147,10 +156,12 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
     config = _read_json(folder / "tokenizer_config.json")
     cls_name = str(config.get("tokenizer_class") or "")
     fairseq = cls_name.startswith("XLMRoberta") or (not cls_name and model_file.name == FAIRSEQ_FILE)
-    albert = AlbertPrep(bool(config.get("do_lower_case", True)), bool(config.get("keep_accents", False))) \
-        if cls_name.startswith("Albert") else None
+    xlnet = cls_name in XLNET_CLASSES  # KoBERT: XLNet's text preparation, lowercasing off by default
+    albert = AlbertPrep(bool(config.get("do_lower_case", not xlnet)), bool(config.get("keep_accents", False))) \
+        if cls_name.startswith("Albert") or xlnet else None
     try:
-        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq, albert=albert)
+        model = SentencePieceModel(model_file.read_bytes(), fairseq=fairseq, albert=albert,
+                                   file_name=model_file.name)
     except (RuntimeError, OSError) as e:
         raise CheckpointError(f"{model_file} is not a SentencePiece model: {e}") from None
     vocab = model.vocab
@@ -170,27 +181,33 @@ def load_sentencepiece(folder: Path, model_file: Path) -> Tokenizer:
         template = Template([cls_id], [sep_id], [sep_id], 1)
     else:
         template = Template([cls_id], [sep_id, sep_id], [sep_id], 0)
-    # XLM-R's <mask> swallows the spaces before it, as in transformers
-    added = [AddedToken(t, lstrip=fairseq and t == specials["mask_token"])
+    # XLM-R's and KoBERT's <mask> swallow the spaces before it, as in transformers
+    added = [AddedToken(t, lstrip=(fairseq or xlnet) and t == specials["mask_token"])
              for t in dict.fromkeys(v for v in specials.values() if v)]
     default_class = "XLMRobertaTokenizer" if fairseq else "PreTrainedTokenizer"
+    keep = {k: config[k] for k in ("do_lower_case", "remove_space", "keep_accents") if xlnet and k in config}
     return Tokenizer(model, specials, template, added, _max_length(config),
-                     {"tokenizer_class": config.get("tokenizer_class", default_class)})
+                     {"tokenizer_class": config.get("tokenizer_class", default_class), **keep})
 
 
 def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size: int, *,
                         lowercase: bool = False, character_coverage: float = 0.9995,
                         max_sentences: int = 2_000_000,
-                        seed_sentencepiece_size: int = 1_000_000) -> Tokenizer:
-    """Train a unigram or BPE SentencePiece model with BERT special tokens
-    [PAD]=0 [UNK]=1 [CLS] [SEP] [MASK]."""
+                        seed_sentencepiece_size: int = 1_000_000, layout: str = "bert") -> Tokenizer:
+    """Train a unigram or BPE SentencePiece model with BERT special tokens: layout "bert" [PAD]=0 [UNK]=1 [CLS]
+    [SEP] [MASK], saved as spm.model; "kobert" [UNK]=0 [PAD]=1 [CLS]=2 [SEP]=3 [MASK]=4 saved as skt/kobert-base-v1
+    is (spiece.model + an XLNetTokenizer tokenizer_config.json; KoBERT's vocabulary has 8,002 pieces)."""
+    if layout not in ("bert", "kobert"):
+        raise InputError(f"unknown SentencePiece layout {layout!r}; expected bert or kobert")
+    kobert = layout == "kobert"
     spm = _spm()
     tmp = Path(tempfile.mkdtemp(prefix="bertkit-spm-"))
     try:
         try:
             spm.SentencePieceTrainer.train(
                 input=",".join(str(f) for f in files), model_prefix=str(tmp / "spm"), vocab_size=vocab_size,
-                model_type=model_type, character_coverage=character_coverage, pad_id=0, unk_id=1, bos_id=-1,
+                model_type=model_type, character_coverage=character_coverage, pad_id=1 if kobert else 0,
+                unk_id=0 if kobert else 1, bos_id=-1,
                 eos_id=-1, pad_piece="[PAD]", unk_piece="[UNK]",
                 user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
                 normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc", hard_vocab_limit=False,
@@ -200,8 +217,11 @@ def train_sentencepiece(files: Sequence[str | Path], model_type: str, vocab_size
             raise InputError(f"SentencePiece training failed: {e}") from None
         folder = tmp / "out"
         folder.mkdir()
-        shutil.copy(tmp / "spm.model", folder / MODEL_FILE)
-        tok = load_sentencepiece(folder, folder / MODEL_FILE)
+        name = KOBERT_FILE if kobert else MODEL_FILE
+        shutil.copy(tmp / "spm.model", folder / name)
+        if kobert:
+            (folder / "tokenizer_config.json").write_text(json.dumps(KOBERT_CONFIG), encoding="utf-8")
+        tok = load_sentencepiece(folder, folder / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     tok.model_max_length = 512

@@ -26,7 +26,10 @@ GPT2_SPECIALS = ["<|endoftext|>"]
 KOGPT2_SPECIALS = ["</s>", "<usr>", "<pad>", "<sys>", "<unk>", "<mask>", "<d>", "</d>"]
 KOGPT2_EMOTICONS = ("ㅋㅋ", "ㅎㅎ", "ㅠㅠ", "ㅜㅜ", "ㅡㅡ", "^^", "^_^", "^^;", "T_T", "TT", "-_-", ":)", ":(", ";)", ":D",
                     "♥", "♡", "★", "☆", *(chr(c) for c in range(0x1F600, 0x1F650)))
-LAYOUTS = ("roberta", "gpt2", "kogpt2")
+# KoBART's (gogamza/kobart-base-v2) special tokens, in its id order; it keeps the same emoticons whole
+KOBART_SPECIALS = ["<s>", "</s>", "<usr>", "<pad>", "<sys>", "<unk>", "<mask>"]
+LAYOUTS = ("roberta", "gpt2", "kogpt2", "kobart")
+SP_LAYOUTS = ("bert", "kobert")  # SentencePiece (unigram, spbpe): see sentencepiece.train_sentencepiece
 MAX_WORD_CHARS = 100  # WordPiece encodes longer words as [UNK], so they are not trained on
 
 
@@ -168,13 +171,15 @@ def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int =
     layout "roberta": <s> <pad> </s> <unk> <mask>, <s> A </s></s> B </s> (RoBERTa, BART); "gpt2": <|endoftext|>
     alone (bos = eos = unk), nothing added around the text (GPT-2); "kogpt2": KoGPT2's specials (bos = eos = </s>,
     <unk>, <pad>, <mask>, <usr>, <sys>, <d>, </d>) plus its emoticons and emoji as whole tokens, nothing added
-    around the text."""
+    around the text; "kobart": KoBART's specials (<s> </s> <usr> <pad> <sys> <unk> <mask>) and the same emoticons,
+    <s> A </s></s> B </s> as RoBERTa and BART."""
     if layout not in LAYOUTS:
         raise InputError(f"unknown byte-level layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     table = bytes_to_unicode()
     alphabet = [table[b] for b in range(256)]
-    specials_list = {"roberta": ROBERTA_SPECIALS, "gpt2": GPT2_SPECIALS, "kogpt2": KOGPT2_SPECIALS}[layout]
-    extras = list(dict.fromkeys([*(KOGPT2_EMOTICONS if layout == "kogpt2" else ()), *extra_tokens]))
+    specials_list = {"roberta": ROBERTA_SPECIALS, "gpt2": GPT2_SPECIALS, "kogpt2": KOGPT2_SPECIALS,
+                     "kobart": KOBART_SPECIALS}[layout]
+    extras = list(dict.fromkeys([*(KOGPT2_EMOTICONS if layout in ("kogpt2", "kobart") else ()), *extra_tokens]))
     extras = [t for t in extras if t and t not in specials_list]
     head = specials_list + extras
     _check_size(vocab_size, len(head) + 256, f"{len(specials_list)} special + {len(extras)} added + 256 bytes")
@@ -192,13 +197,14 @@ def train_bytebpe(lines: Sequence[str], vocab_size: int, *, min_frequency: int =
     merges = learn_merges(words, freqs, symbols, vocab_size, min_frequency=min_frequency, progress=progress)
     vocab = {s: i for i, s in enumerate(symbols)}
     added = [AddedToken(t) for t in specials_list] + [AddedToken(t, special=False) for t in extras]
-    if layout == "roberta":
+    if layout in ("roberta", "kobart"):
         model = ByteLevelBPEModel(vocab, [(symbols[a], symbols[b]) for a, b in merges], unk_token="<unk>")
         specials = {"bos_token": "<s>", "cls_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>",
                     "sep_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>"}
         template = Template([vocab["<s>"]], [vocab["</s>"]] * 2, [vocab["</s>"]], 0)
+        cls_name = "RobertaTokenizer" if layout == "roberta" else "BartTokenizer"
         return Tokenizer(model, specials, template, added, 512,
-                         {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": False, "trim_offsets": True})
+                         {"tokenizer_class": cls_name, "add_prefix_space": False, "trim_offsets": True})
     if layout == "gpt2":
         unk, specials = "<|endoftext|>", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
                                           "unk_token": "<|endoftext|>"}
@@ -215,10 +221,14 @@ def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, 
                     layout: str | None = None, extra_tokens: Sequence[str] = ()) -> Tokenizer:
     """Train a tokenizer of kind `algo` (bpe, bytebpe, wordpiece, unigram, spbpe) on text files.
 
-    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it. layout and extra_tokens:
-    bytebpe only (see train_bytebpe)."""
-    if (layout is not None or extra_tokens) and algo != "bytebpe":
-        raise InputError(f"layout and added tokens apply to --algo bytebpe only, not {algo!r}")
+    score: WordPiece's merge score, "gain" (default) or "ratio"; only wordpiece takes it. layout: bytebpe's (see
+    train_bytebpe) or SentencePiece's (bert, kobert: see train_sentencepiece); extra_tokens: bytebpe only."""
+    sp = algo in ("unigram", "spbpe")
+    if extra_tokens and algo != "bytebpe":
+        raise InputError(f"added tokens apply to --algo bytebpe only, not {algo!r}")
+    if layout is not None and algo != "bytebpe" and not (sp and layout in SP_LAYOUTS):
+        raise InputError(f"layout {layout!r} does not apply to --algo {algo}; layouts: bytebpe "
+                         f"{', '.join(LAYOUTS)}; unigram and spbpe {', '.join(SP_LAYOUTS)}")
     if score is not None and algo != "wordpiece":
         raise InputError(f"score={score!r} applies to --algo wordpiece only, not {algo!r}")
     if algo not in ALGOS:
@@ -230,9 +240,11 @@ def train_tokenizer(files: Sequence[str | Path], algo: str, vocab_size: int, *, 
 
         read_corpus(files)  # same checks and messages as the other algorithms
         return train_sentencepiece(files, "unigram" if algo == "unigram" else "bpe", vocab_size,
-                                   lowercase=lowercase)
+                                   lowercase=lowercase, layout=layout or "bert")
     lines = read_corpus(files, allow_invalid_utf8=algo == "bytebpe")
     if algo == "bytebpe":
+        if layout in SP_LAYOUTS:
+            raise InputError(f"layout {layout!r} is a SentencePiece layout: use --algo unigram or spbpe")
         if lowercase:
             raise InputError("--lowercase is not available for bytebpe: "
                              "byte-level tokenizers keep text as is")

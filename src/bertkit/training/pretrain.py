@@ -198,6 +198,20 @@ def _scheme(tok) -> str:
     return {"wordpiece": "wordpiece", "bytebpe": "bpe", "bpe": "bpe"}.get(kind, "sentencepiece")
 
 
+ENCODER_SPECIALS = ("cls_token", "sep_token", "mask_token", "pad_token")  # what masked-LM packing and masking use
+
+
+def check_encoder_specials(tok, path: str, arch: str) -> None:
+    """One InputError naming every special token a masked-LM encoder needs that `tok` lacks: the classifier
+    token and the separator that packing puts around the text, the mask token and the padding token."""
+    missing = [role for role in ENCODER_SPECIALS if tok._role_id(role) is None]
+    if missing:
+        have = ", ".join(f"{r}={tok.special.get(r)}" for r in ENCODER_SPECIALS if r not in missing) or "none"
+        raise InputError(f"the tokenizer {path} lacks the special tokens {arch} pretraining needs: "
+                         f"{', '.join(missing)} (it has {have}); train one with `bertkit tokenizer train --algo "
+                         "wordpiece`, or `--algo unigram --layout kobert` for a KoBERT vocabulary")
+
+
 def masking_vocab(tok) -> Vocab:
     """What masking needs from a Tokenizer: [MASK], specials and the word-continuation table."""
     if tok.mask_token_id is None:
@@ -364,6 +378,8 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
         raise InputError(f"the tokenizer {spec.tokenizer} has no eos token; {spec.arch} separates documents with it "
                          "(GPT-2: <|endoftext|>); train one with `bertkit tokenizer train --algo bytebpe --layout gpt2`")
     nvocab = NoiseVocab.from_tokenizer(tok, spec.tokenizer) if seq2seq else None
+    if not causal and not seq2seq:
+        check_encoder_specials(tok, spec.tokenizer, spec.arch)
     vocab = None if causal or seq2seq else masking_vocab(tok)
     mcfg = MaskingConfig(prob=spec.mask_prob)
     info = setup()  # under torchrun: rank 0 tokenizes the corpus, the others then read its cache
