@@ -7,7 +7,12 @@ import pytest
 
 from bertkit.cli.main import main
 from bertkit.errors import InputError
-from bertkit.tokenizers.multilingual import check_languages, parse_lang_files, sample_languages, smoothed_probs
+from bertkit.tokenizers.multilingual import (
+    check_languages,
+    parse_lang_files,
+    sample_languages,
+    smoothed_probs,
+)
 
 
 def test_smoothed_probs_against_hand_computed_values():

@@ -103,9 +103,9 @@ def test_resume_matches_the_whole_run(files, tmp_path):
 
 def _err(files, tmp_path, **kw):
     d = files
-    spec = dict(arch="xlm", objective="tlm", langs=["de", "en"], tokenizer=d / "tok", corpus=[],
-                parallel=[d / "para.de", d / "para.en"], size=str(d / "size.json"), out=tmp_path / "e", steps=1,
-                progress=False)
+    spec = {"arch": "xlm", "objective": "tlm", "langs": ["de", "en"], "tokenizer": d / "tok", "corpus": [],
+            "parallel": [d / "para.de", d / "para.en"], "size": str(d / "size.json"), "out": tmp_path / "e",
+            "steps": 1, "progress": False}
     spec.update(kw)
     with pytest.raises(InputError) as e:
         pretrain(PretrainSpec(**spec))

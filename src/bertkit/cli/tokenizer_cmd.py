@@ -63,8 +63,8 @@ def run_train(args: argparse.Namespace) -> int:
         if not Path(args.add_tokens).is_file():
             raise InputError(f"--add-tokens file not found: {args.add_tokens}")
         extra = [t.strip("\n") for t in Path(args.add_tokens).read_text(encoding="utf-8").splitlines() if t.strip()]
-    kw = dict(lowercase=args.lowercase, min_frequency=args.min_frequency, score=args.score, progress=True,
-              layout=args.layout, extra_tokens=extra)
+    kw = {"lowercase": args.lowercase, "min_frequency": args.min_frequency, "score": args.score,
+          "progress": True, "layout": args.layout, "extra_tokens": extra}
     if args.lang_files:
         from bertkit.tokenizers.multilingual import parse_lang_files, train_multilingual
 

@@ -106,11 +106,11 @@ class XLMCollator:
     at masked positions. causal=True: labels = the input ids (-100 at padding) for the next-token loss, nothing
     masked. The attention mask is always kept: XLM zeroes the padded positions by it."""
 
-    def __init__(self, vocab: Vocab | None, pad_id: int, cfg: MaskingConfig = MaskingConfig(),
+    def __init__(self, vocab: Vocab | None, pad_id: int, cfg: MaskingConfig | None = None,
                  causal: bool = False) -> None:
         if vocab is None and not causal:
             raise ValueError("masking needs a Vocab")
-        self.vocab, self.pad_id, self.cfg, self.causal = vocab, pad_id, cfg, causal
+        self.vocab, self.pad_id, self.cfg, self.causal = vocab, pad_id, cfg or MaskingConfig(), causal
 
     def __call__(self, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
         batch: dict[str, Any] = pad_xlm(examples, self.pad_id)

@@ -80,7 +80,7 @@ class Encoder(nn.Module):
         schedule = None
         if shared:  # layer i runs every block of group int(i / (L / groups))
             g, inner = cfg.num_hidden_groups, cfg.inner_group_num
-            schedule = lambda i: [int(i / (cfg.num_layers / g)) * inner + j for j in range(inner)]  # noqa: E731
+            schedule = lambda i: [int(i / (cfg.num_layers / g)) * inner + j for j in range(inner)]
         self.encoder = Stack(blocks, cfg.num_layers, schedule)
         self.pooler = Pooler(cfg.hidden_size) if pooler else None
 

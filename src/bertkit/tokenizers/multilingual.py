@@ -54,8 +54,8 @@ class LanguageSample:
     lines: list[str]
 
     def format(self) -> str:
-        rows = [f"language sampling q_i ∝ p_i^alpha, alpha = {self.alpha:g} "
-                f"({len(self.lines)} sentences sampled)",
+        rows = [(f"language sampling q_i ∝ p_i^alpha, alpha = {self.alpha:g} "
+                 f"({len(self.lines)} sentences sampled)"),
                 f"  {'lang':<6}{'sentences':>10}{'p_i':>9}{'q_i':>9}{'sampled':>9}"]
         for k in self.sentences:
             rows.append(f"  {k:<6}{self.sentences[k]:>10}{self.p[k]:>9.4f}{self.q[k]:>9.4f}{self.sampled[k]:>9}")
