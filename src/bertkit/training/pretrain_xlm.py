@@ -25,6 +25,7 @@ from bertkit.objectives import MaskingConfig
 from bertkit.objectives.tlm import XLMMaskedLMObjective
 from bertkit.objectives.xlm_clm import XLMCausalLMObjective
 from bertkit.tokenizers.multilingual import check_languages
+from bertkit.training.distributed import barrier, setup
 from bertkit.training.trainer import TrainConfig, Trainer
 
 XLM_OBJECTIVES = ("mlm", "clm", "tlm", "mlm+tlm")
@@ -166,7 +167,13 @@ def pretrain_xlm(spec) -> dict[str, Any]:
             parts.append(LangStream(_examples(sub, [path], tok, "full", "text"), ids[lang]))
         return parts
 
+    info = setup()  # under torchrun: rank 0 builds the token caches, the others then read them
+    if not info.is_main:
+        barrier(info)
     parts = streams(corpus, "train") if objective != "tlm" else []
+    eval_data = Concat(streams(eval_files, "eval")) if eval_files else None
+    if info.is_main:
+        barrier(info)
     if texts is not None:
         (sl, _), (tl, _) = pairs
         parts.append(ParallelPairs(_encode(tok, texts[0], spec.progress), _encode(tok, texts[1], spec.progress),
@@ -174,7 +181,6 @@ def pretrain_xlm(spec) -> dict[str, Any]:
     train = Concat(parts)
     if not len(train):
         raise InputError("no training examples: the corpus and parallel files hold no text")
-    eval_data = Concat(streams(eval_files, "eval")) if eval_files else None
     collate = XLMCollator(vocab, tok.pad_token_id or 0, MaskingConfig(prob=spec.mask_prob), causal=causal)
     obj = XLMCausalLMObjective() if causal else XLMMaskedLMObjective()
     cfg = TrainConfig(out_dir=spec.out, lr=spec.lr, warmup_steps=spec.warmup, max_steps=spec.steps,
