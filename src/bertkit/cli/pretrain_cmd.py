@@ -20,17 +20,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 / BART on a corpus",
                        description="Pretrain from scratch or continue from a checkpoint (--init). Multi-process: "
                                    "torchrun --nproc_per_node=N -m bertkit.cli pretrain ...")
-    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2", "bart"],
+    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2", "bart", "xlm"],
                    help="gpt2: a decoder trained on the next token (documents joined by eos, cut into blocks of "
-                        "--max-length); bart: an encoder-decoder that rebuilds text from a noised copy (--noise)")
+                        "--max-length); bart: an encoder-decoder that rebuilds text from a noised copy (--noise); xlm: language embeddings, --objective clm|mlm|tlm|mlm+tlm with --langs")
     p.add_argument("--size", default="tiny", help="tiny|mini|small|medium|base or a JSON file of sizes")
     p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt; "
                                                        "bart: with <mask>, e.g. bytebpe layout roberta)")
-    p.add_argument("--corpus", required=True, nargs="+", help="text files: a sentence per line, blank line between "
-                                                             "documents (or a TSV with a 'document' column)")
+    p.add_argument("--corpus", nargs="+", default=[], help="text files: a sentence per line, blank line between "
+                                                            "documents (or a TSV with a 'document' column); xlm: one "
+                                                            "per language, LANG=FILE, FILE.LANG or in --langs order")
     p.add_argument("--eval-corpus", nargs="*", default=[], help="held-out text for the eval loss")
-    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise"],
-                   help="default: the arch's recipe (clm: next token, for gpt2; denoise: for bart)")
+    p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise", "tlm", "mlm+tlm"],
+                   help="default: the arch's recipe (clm: next token, for gpt2 and xlm; denoise: for bart; tlm and "
+                        "mlm+tlm: xlm's translation LM on --parallel pairs)")
+    p.add_argument("--langs", type=lambda s: [x.strip() for x in s.split(",")], metavar="L1,L2,...",
+                   help="xlm: the model's languages in language-id order (written to config.json as lang2id)")
+    p.add_argument("--parallel", nargs=2, metavar=("SRC", "TGT"),
+                   help="xlm tlm: two aligned files, line i translating line i (LANG=FILE or FILE.LANG)")
     p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop", "causal"],
                    help="example builder (causal: gpt2's eos-separated blocks)")
     p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                         eval_at_start=args.eval_at_start,
                         save_every=args.save_every, log_every=args.log_every, seed=args.seed,
                         num_workers=args.num_workers, cache_dir=args.cache_dir, out=args.out, resume=args.resume,
+                        langs=args.langs, parallel=args.parallel,
                         progress=not args.no_progress)
     metrics = pretrain(spec)
     if setup().is_main:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bertkit.cli.options import positive_int
+from bertkit.cli.options import non_negative_int, positive_int, unit_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "[CLS] [SEP] [MASK], spiece.model + XLNetTokenizer config as skt/kobert-base-v1)")
     t.add_argument("--add-tokens", metavar="FILE", help="bytebpe: a file of tokens (one per line) kept whole, "
                                                         "e.g. emoji")
-    t.add_argument("-i", "--input", action="append", required=True, help="a UTF-8 text file (repeatable)")
+    t.add_argument("-i", "--input", action="append", help="a UTF-8 text file (repeatable)")
+    t.add_argument("--lang-files", metavar="LANG=FILE,...",
+                   help="one file per language (de=a.txt,en=b.txt) instead of -i: the training stream samples "
+                        "language i with q_i ∝ p_i^alpha (p_i its share of the sentences); the languages are stored "
+                        "in tokenizer_config.json")
+    t.add_argument("--alpha", type=unit_float, default=None, metavar="A",
+                   help="--lang-files smoothing exponent: 0.5 (XLM, default), 0.3 (XLM-R), 1 = no smoothing")
+    t.add_argument("--seed", type=non_negative_int, default=0, help="--lang-files: seed of the sampling")
     t.add_argument("-o", "--output", required=True, help="folder to write")
     t.set_defaults(func=run_train)
     s = verbs.add_parser("stats", help="tokens per word, unknown rate, common pieces, vocabulary overlap")
@@ -50,18 +57,32 @@ def run_train(args: argparse.Namespace) -> int:
     from bertkit.tokenizers.train import train_tokenizer
 
     start = time.perf_counter()
+    from bertkit.errors import InputError
+
     extra: list[str] = []
     if args.add_tokens:
         from pathlib import Path
 
-        from bertkit.errors import InputError
-
         if not Path(args.add_tokens).is_file():
             raise InputError(f"--add-tokens file not found: {args.add_tokens}")
         extra = [t.strip("\n") for t in Path(args.add_tokens).read_text(encoding="utf-8").splitlines() if t.strip()]
-    tok = train_tokenizer(args.input, args.algo, args.vocab_size, lowercase=args.lowercase,
-                          min_frequency=args.min_frequency, score=args.score, progress=True,
-                          layout=args.layout, extra_tokens=extra)
+    kw = {"lowercase": args.lowercase, "min_frequency": args.min_frequency, "score": args.score,
+          "progress": True, "layout": args.layout, "extra_tokens": extra}
+    if args.lang_files:
+        from bertkit.tokenizers.multilingual import parse_lang_files, train_multilingual
+
+        if args.input:
+            raise InputError("give the corpus as -i FILE or as --lang-files LANG=FILE,..., not both")
+        alpha = 0.5 if args.alpha is None else args.alpha
+        tok, sample = train_multilingual(parse_lang_files(args.lang_files), args.algo, args.vocab_size,
+                                         alpha=alpha, seed=args.seed, **kw)
+        print(sample.format())
+    else:
+        if not args.input:
+            raise InputError("no corpus: give -i FILE (repeatable) or --lang-files LANG=FILE,...")
+        if args.alpha is not None:
+            raise InputError("--alpha smooths the language sampling of --lang-files; with -i there are no languages")
+        tok = train_tokenizer(args.input, args.algo, args.vocab_size, **kw)
     tok.save_pretrained(args.output)
     seconds = time.perf_counter() - start
     print(f"trained {args.algo}: {tok.vocab_size} tokens in {seconds:.1f}s -> {args.output}")

@@ -80,7 +80,7 @@ class Encoder(nn.Module):
         schedule = None
         if shared:  # layer i runs every block of group int(i / (L / groups))
             g, inner = cfg.num_hidden_groups, cfg.inner_group_num
-            schedule = lambda i: [int(i / (cfg.num_layers / g)) * inner + j for j in range(inner)]  # noqa: E731
+            schedule = lambda i: [int(i / (cfg.num_layers / g)) * inner + j for j in range(inner)]
         self.encoder = Stack(blocks, cfg.num_layers, schedule)
         self.pooler = Pooler(cfg.hidden_size) if pooler else None
 
@@ -89,11 +89,11 @@ class Encoder(nn.Module):
         return self.embeddings.max_tokens
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
-                output_attentions=False, langs=None):
+                output_attentions=False, langs=None, position_ids=None):
         if self.langs:  # XLM, as transformers computes it: token_type_ids index the token table
-            x = self.embeddings(input_ids, langs, added_token_ids=token_type_ids)
+            x = self.embeddings(input_ids, langs, position_ids=position_ids, added_token_ids=token_type_ids)
         else:
-            x = self.embeddings(input_ids, token_type_ids)  # (B, T, E)
+            x = self.embeddings(input_ids, token_type_ids, position_ids=position_ids)  # (B, T, E)
         if self.proj is not None:
             x = self.proj(x)  # (B, T, H)
         keep = None
@@ -114,9 +114,10 @@ class Model(nn.Module):
     """An encoder of the BERT family with the heads of one task.
 
     forward(input_ids, attention_mask=None, token_type_ids=None, output_hidden_states=False,
-            output_attentions=False, masked_positions=None, langs=None) -> ModelOutput
+            output_attentions=False, masked_positions=None, langs=None, position_ids=None) -> ModelOutput
     `masked_positions` (bool (B, T)) makes the MLM head run only there: logits become (M, V).
     `langs` (B, T): XLM's language ids (its language table; None adds no language vector).
+    `position_ids` (B, T): explicit positions from 0 (XLM's TLM restarts them at the second sentence); default 0..T-1.
     output_attentions: True gives each layer's attention probabilities, "scores" its pre-softmax scores
     q k^T / sqrt(d) + mask bias (TinyBERT's attention loss); either way off the fused attention path.
     The model never computes a loss; objectives/ do.
@@ -183,7 +184,7 @@ class Model(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
                 output_attentions: bool | str = False, masked_positions: torch.Tensor | None = None,
-                langs: torch.Tensor | None = None) -> ModelOutput:
+                langs: torch.Tensor | None = None, position_ids: torch.Tensor | None = None) -> ModelOutput:
         if output_attentions is not False and output_attentions is not True:
             try:
                 check_output_attentions(output_attentions)
@@ -197,7 +198,7 @@ class Model(nn.Module):
             if self.backbone.embeddings.segment is None:
                 langs = None  # n_langs 1 or use_lang_emb false: transformers adds no language vector either
         x, hidden, attns = self.backbone(input_ids, attention_mask, token_type_ids, output_hidden_states,
-                                         output_attentions, langs=langs)
+                                         output_attentions, langs=langs, position_ids=position_ids)
         out = ModelOutput(last_hidden_state=x, hidden_states=hidden, attentions=attns)
         if self.backbone.pooler is not None:
             out.pooler_output = self.backbone.pooler(x)

@@ -72,7 +72,8 @@ def _to_hf(c: ModelConfig) -> dict[str, Any]:
              n_heads=c.num_heads, max_position_embeddings=c.max_positions, gelu_activation=c.hidden_act == "gelu",
              dropout=c.dropout, attention_dropout=c.attention_dropout, layer_norm_eps=c.layer_norm_eps,
              sinusoidal_embeddings=c.sinusoidal, causal=c.causal, pad_token_id=c.pad_token_id,
-             bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, asm=False, tie_word_embeddings=True)
+             bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, asm=False, tie_word_embeddings=True,
+             pad_index=c.pad_token_id, bos_index=c.bos_token_id, eos_index=c.eos_token_id)  # XLMModel reads *_index
     if c.type_vocab_size > 1:
         d.update(n_langs=c.type_vocab_size, use_lang_emb=True)
     else:  # no language table: a single language, or n_langs > 1 without language embeddings

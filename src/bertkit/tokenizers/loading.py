@@ -184,7 +184,7 @@ def fast_vocab_merges(fast: dict[str, Any]) -> tuple[dict[str, int], list[tuple[
 
 def _keep(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k in ("tokenizer_class", "do_lower_case", "strip_accents",
-                                                      "tokenize_chinese_chars", "model_max_length")}
+                                                      "tokenize_chinese_chars", "model_max_length", "languages")}
 
 
 def save_tokenizer(tok: Tokenizer, path: str | Any) -> None:

@@ -1,4 +1,4 @@
-"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA, SpanBERT, GPT-2 and BART from a corpus, as one library call.
+"""Pretraining recipes: BERT, RoBERTa, ALBERT, ELECTRA, SpanBERT, GPT-2, BART (and XLM: pretrain_xlm.py) from a corpus, as one library call.
 
     pretrain(PretrainSpec(arch="bert", size="tiny", tokenizer="tok/", corpus=["corpus.txt"], out="runs/b",
                           steps=1000, batch_size=32, lr=1e-4, warmup=100))
@@ -101,6 +101,8 @@ class PretrainSpec:
     seed: int = 0
     num_workers: int = 0
     cache_dir: str | Path | None = None
+    langs: list[str] | None = None        # XLM: the model's languages, in language-id order
+    parallel: list[str | Path] | None = None  # XLM TLM: SRC TGT aligned files (LANG=FILE or FILE.LANG)
     resume: bool = False
     progress: bool = True
 
@@ -330,8 +332,16 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     """Run one pretraining recipe end to end; returns the trainer's final metrics."""
     from bertkit.tokenizers import Tokenizer
 
+    if spec.arch == "xlm":
+        from bertkit.training.pretrain_xlm import pretrain_xlm
+
+        return pretrain_xlm(spec)
+    if spec.langs or spec.parallel:
+        raise InputError(f"--langs and --parallel are XLM settings (--arch xlm), not {spec.arch}'s")
+    if not spec.corpus:
+        raise InputError("--corpus is required: text files to pretrain on")
     if spec.arch not in RECIPES:
-        raise InputError(f"unknown --arch {spec.arch!r}; expected one of {', '.join(RECIPES)}")
+        raise InputError(f"unknown --arch {spec.arch!r}; expected one of {', '.join(RECIPES)}, xlm")
     recipe = RECIPES[spec.arch]
     objective = spec.objective or recipe.objective
     if objective not in OBJECTIVES:
