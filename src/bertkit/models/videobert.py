@@ -105,9 +105,17 @@ def encode_pair(text_ids: Sequence[int], visual_tokens: Sequence[int], layout: V
 
 def _config(layout: VideoLayout, size: str | dict[str, int], max_positions: int) -> ModelConfig:
     if isinstance(size, str):
-        if size not in SIZES:
-            raise InputError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
-        size = SIZES[size]
+        if size in SIZES:
+            size = SIZES[size]
+        elif Path(size).is_file():
+            size = json.loads(Path(size).read_text())
+        else:
+            raise InputError(f"--size must be one of {', '.join(SIZES)} or a JSON file of sizes, got {size!r}")
+    known = {"hidden_size", "num_layers", "num_heads", "intermediate_size", "hidden_act", "dropout",
+             "attention_dropout", "layer_norm_eps"}
+    bad = sorted(set(size) - known)
+    if bad:
+        raise InputError(f"unknown size keys {bad}; VideoBERT sizes take {sorted(known)}")
     return ModelConfig(family="bert", vocab_size=layout.vocab_size, max_positions=max_positions,
                        pad_token_id=layout.pad_id, type_vocab_size=2, **size)
 
@@ -150,9 +158,7 @@ def videobert_from_bert(path: str | Path | None, visual_vocab_size: int, seed: i
     own = model.state_dict()
     n = layout.text_vocab_size
     for name, t in src.state_dict().items():
-        if name == "backbone.embeddings.word.weight":
-            own[name][:n] = t
-        elif name == "heads.mlm.bias":
+        if name in ("backbone.embeddings.word.weight", "heads.mlm.bias"):  # the text rows; new rows stay fresh
             own[name][:n] = t
         else:
             own[name] = t

@@ -22,6 +22,7 @@ from bertkit.models.videobert import VideoLayout
 from bertkit.objectives.masking import IGNORE, MaskingConfig, Vocab, mask_tokens
 from bertkit.objectives.mlm import masked_cross_entropy
 
+DEFAULT_MASKING = MaskingConfig()
 LOSS_NAMES = ("text_cloze_loss", "video_cloze_loss", "align_loss")
 
 
@@ -35,7 +36,7 @@ def segment_vocabs(layout: VideoLayout, text_specials: tuple[int, ...]) -> tuple
 
 
 def mask_text_and_video(input_ids: torch.Tensor, text_vocab: Vocab, video_vocab: Vocab, gen: torch.Generator,
-                        text_cfg: MaskingConfig = MaskingConfig(), video_cfg: MaskingConfig = MaskingConfig()
+                        text_cfg: MaskingConfig = DEFAULT_MASKING, video_cfg: MaskingConfig = DEFAULT_MASKING
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, T) joint ids -> (corrupted ids, text labels, video labels): -100 outside the chosen positions."""
     t_ids, t_labels = mask_tokens(input_ids, text_vocab, gen, text_cfg)

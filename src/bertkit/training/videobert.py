@@ -39,6 +39,8 @@ def pretrain_videobert(examples: Sequence[dict[str, Any]], *, out: str | Path, v
     w = parse_weights(weights)
     train_ex = check_examples(examples, visual_vocab, "training data")
     dev_ex = check_examples(eval_examples, visual_vocab, "eval data") if eval_examples else None
+    if init is not None and tokenizer is not None:
+        raise InputError("VideoBERT from --init uses the checkpoint's own tokenizer; leave out --tokenizer")
     if init is None and tokenizer is None:
         raise InputError("VideoBERT from scratch needs --tokenizer (a WordPiece folder), or --init a BERT folder")
     if init is not None and Path(init).resolve() == Path(out).resolve():
