@@ -51,9 +51,11 @@ def next_visual_tokens(model: Model, layout: VideoLayout, tok: Any, text: str, p
 
 @torch.no_grad()
 def alignment_scores(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
-                     videos: Sequence[Sequence[int]], batch_size: int = 64, max_length: int | None = None
-                     ) -> torch.Tensor:
+                     videos: Sequence[Sequence[int]], batch_size: int = 64, max_length: int | None = None,
+                     progress: bool = False) -> torch.Tensor:
     """p(caption i belongs to video i) for each pair, (N,). captions and videos are parallel lists."""
+    from tqdm.auto import tqdm
+
     if len(captions) != len(videos):
         raise InputError(f"{len(captions)} captions but {len(videos)} videos; pass one video per caption")
     for v in videos:
@@ -61,7 +63,7 @@ def alignment_scores(model: Model, layout: VideoLayout, tok: Any, captions: Sequ
     texts = _text_ids(tok, captions)
     model.eval()
     out = []
-    for s in range(0, len(texts), batch_size):
+    for s in tqdm(range(0, len(texts), batch_size), desc="align", unit="batch", disable=not progress):
         rows = [encode_pair(t, v, layout, max_length) for t, v in zip(texts[s:s + batch_size], videos[s:s + batch_size])]
         b = pad_rows(rows, layout.pad_id)
         logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"]).seq_relationship_logits
@@ -70,21 +72,22 @@ def alignment_scores(model: Model, layout: VideoLayout, tok: Any, captions: Sequ
 
 
 def score_matrix(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
-                 videos: Sequence[Sequence[int]], batch_size: int = 64) -> torch.Tensor:
-    """(C, N) alignment probability of every caption with every video."""
+                 videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+    """(C, N) alignment probability of every caption with every video (C * N forward rows; `progress` shows a bar)."""
     caps = [c for c in captions for _ in videos]
     vids = [v for _ in captions for v in videos]
-    return alignment_scores(model, layout, tok, caps, vids, batch_size).view(len(captions), len(videos))
+    return alignment_scores(model, layout, tok, caps, vids, batch_size,
+                            progress=progress).view(len(captions), len(videos))
 
 
 def retrieve_videos(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
-                    videos: Sequence[Sequence[int]], batch_size: int = 64) -> dict[str, Any]:
+                    videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
     """Text -> video retrieval where caption i belongs to video i: {"ranks": 1-based rank of the true video per
     caption, "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}."""
     if len(captions) != len(videos):
         raise InputError(f"retrieval pairs caption i with video i: got {len(captions)} captions and "
                          f"{len(videos)} videos")
-    s = score_matrix(model, layout, tok, captions, videos, batch_size)
+    s = score_matrix(model, layout, tok, captions, videos, batch_size, progress)
     true = s.diagonal()
     ranks = (s > true[:, None]).sum(1) + 1                  # ties count in the caption's favour
     n = len(videos)
@@ -93,10 +96,11 @@ def retrieve_videos(model: Model, layout: VideoLayout, tok: Any, captions: Seque
 
 
 def classify_captions(model: Model, layout: VideoLayout, tok: Any, videos: Sequence[Sequence[int]],
-                      candidates: Sequence[str], batch_size: int = 64) -> tuple[list[int], torch.Tensor]:
+                      candidates: Sequence[str], batch_size: int = 64, progress: bool = False
+                      ) -> tuple[list[int], torch.Tensor]:
     """Zero-shot: for each video the index of the candidate caption with the highest alignment score, and the
     (N, K) scores."""
     if not candidates:
         raise InputError("zero-shot classification needs at least one candidate caption")
-    s = score_matrix(model, layout, tok, candidates, videos, batch_size).T   # (N, K)
+    s = score_matrix(model, layout, tok, candidates, videos, batch_size, progress).T   # (N, K)
     return s.argmax(1).tolist(), s
