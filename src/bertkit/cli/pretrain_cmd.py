@@ -17,18 +17,30 @@ from bertkit.cli.options import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 / BART on a corpus",
+    p = sub.add_parser("pretrain", help="pretrain BERT / RoBERTa / ALBERT / ELECTRA / SpanBERT / GPT-2 / BART on a corpus, "
+                                                    "or VideoBERT on captioned visual tokens",
                        description="Pretrain from scratch or continue from a checkpoint (--init). Multi-process: "
                                    "torchrun --nproc_per_node=N -m bertkit.cli pretrain ...")
-    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2", "bart", "xlm"],
+    p.add_argument("--arch", required=True, choices=["bert", "roberta", "albert", "electra", "spanbert", "gpt2", "bart",
+                                                 "xlm", "videobert"],
                    help="gpt2: a decoder trained on the next token (documents joined by eos, cut into blocks of "
-                        "--max-length); bart: an encoder-decoder that rebuilds text from a noised copy (--noise); xlm: language embeddings, --objective clm|mlm|tlm|mlm+tlm with --langs")
+                        "--max-length); bart: an encoder-decoder that rebuilds text from a noised copy (--noise); xlm: "
+                        "language embeddings, --objective clm|mlm|tlm|mlm+tlm with --langs; videobert: text + visual "
+                        "tokens (--tokens, --visual-vocab, --weights)")
     p.add_argument("--size", default="tiny", help="tiny|mini|small|medium|base or a JSON file of sizes")
-    p.add_argument("--tokenizer", required=True, help="tokenizer folder (vocab.txt, or vocab.json + merges.txt; "
-                                                       "bart: with <mask>, e.g. bytebpe layout roberta)")
+    p.add_argument("--tokenizer", help="tokenizer folder (vocab.txt, or vocab.json + merges.txt; "
+                                       "bart: with <mask>, e.g. bytebpe layout roberta); required but for "
+                                       "videobert --init, which uses the checkpoint's")
     p.add_argument("--corpus", nargs="+", default=[], help="text files: a sentence per line, blank line between "
-                                                            "documents (or a TSV with a 'document' column); xlm: one "
-                                                            "per language, LANG=FILE, FILE.LANG or in --langs order")
+                                                          "documents (or a TSV with a 'document' column); xlm: one "
+                                                          "per language, LANG=FILE, FILE.LANG or in --langs order; "
+                                                          "required but for videobert")
+    p.add_argument("--tokens", help="videobert: JSONL of {video, caption, visual_tokens} (ids in [0, V))")
+    p.add_argument("--eval-tokens", help="videobert: held-out JSONL for the eval losses")
+    p.add_argument("--visual-vocab", type=positive_int, metavar="V",
+                   help="videobert: visual words in the codebook (k^d)")
+    p.add_argument("--weights", metavar="T,V,A",
+                   help="videobert: weights of text cloze, video cloze and alignment in the loss (default 1,1,1)")
     p.add_argument("--eval-corpus", nargs="*", default=[], help="held-out text for the eval loss")
     p.add_argument("--objective", choices=["mlm", "nsp", "sop", "sbo", "rtd", "clm", "denoise", "tlm", "mlm+tlm"],
                    help="default: the arch's recipe (clm: next token, for gpt2 and xlm; denoise: for bart; tlm and "
@@ -93,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
                         eval_at_start=args.eval_at_start,
                         save_every=args.save_every, log_every=args.log_every, seed=args.seed,
                         num_workers=args.num_workers, cache_dir=args.cache_dir, out=args.out, resume=args.resume,
-                        langs=args.langs, parallel=args.parallel,
-                        progress=not args.no_progress)
+                        langs=args.langs, parallel=args.parallel, progress=not args.no_progress,
+                        tokens=args.tokens, eval_tokens=args.eval_tokens, visual_vocab=args.visual_vocab,
+                        loss_weights=args.weights)
     metrics = pretrain(spec)
     if setup().is_main:
         keep = {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool))}

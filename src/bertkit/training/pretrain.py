@@ -105,6 +105,40 @@ class PretrainSpec:
     parallel: list[str | Path] | None = None  # XLM TLM: SRC TGT aligned files (LANG=FILE or FILE.LANG)
     resume: bool = False
     progress: bool = True
+    # VideoBERT (--arch videobert): captioned visual-token JSONL instead of a text corpus
+    tokens: str | Path | None = None         # the JSONL of {"video", "caption", "visual_tokens"}
+    eval_tokens: str | Path | None = None
+    visual_vocab: int | None = None          # V, the codebook's k^d visual words
+    loss_weights: str | None = None          # "text,video,align" (default 1,1,1)
+
+
+VIDEO_ARCHS = ("videobert",)
+
+
+def pretrain_video_spec(spec: PretrainSpec) -> dict[str, Any]:
+    """`--arch videobert`: read the tokens JSONL(s) and run training.videobert.pretrain_videobert."""
+    from bertkit.data.video_text import read_token_jsonl
+    from bertkit.training.videobert import pretrain_videobert
+
+    if spec.tokens is None or spec.visual_vocab is None:
+        raise InputError("--arch videobert needs --tokens FILE (captioned visual tokens, JSONL) and --visual-vocab V")
+    if spec.corpus:
+        raise InputError("--arch videobert reads --tokens, not --corpus")
+    set_ = [n for n, v in (("--objective", spec.objective), ("--packing", spec.packing), ("--masking", spec.masking),
+                           ("--static-masking", spec.static_masking), ("--noise", spec.noise),
+                           ("--noise-ratio", spec.noise_ratio), ("--poisson-lambda", spec.poisson_lambda)) if v]
+    if set_:
+        raise InputError(f"{', '.join(set_)} do not apply to --arch videobert (its objectives are set by --weights)")
+    train = read_token_jsonl(spec.tokens, spec.visual_vocab)
+    dev = read_token_jsonl(spec.eval_tokens, spec.visual_vocab) if spec.eval_tokens else None
+    return pretrain_videobert(
+        train, out=spec.out, visual_vocab=spec.visual_vocab, tokenizer=spec.tokenizer, init=spec.init, size=spec.size,
+        weights=spec.loss_weights or (1.0, 1.0, 1.0), eval_examples=dev, max_length=spec.max_length,
+        mask_prob=spec.mask_prob, steps=spec.steps, batch_size=spec.batch_size, grad_accum=spec.grad_accum, lr=spec.lr,
+        warmup=spec.warmup, weight_decay=spec.weight_decay, clip_norm=spec.clip_norm, precision=spec.precision,
+        eval_every=spec.eval_every, eval_at_start=spec.eval_at_start, save_every=spec.save_every,
+        log_every=spec.log_every, seed=spec.seed, resume=spec.resume, progress=spec.progress,
+        num_workers=spec.num_workers)
 
 
 def default_packing(recipe: Recipe, objective: str) -> str:
@@ -332,16 +366,24 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     """Run one pretraining recipe end to end; returns the trainer's final metrics."""
     from bertkit.tokenizers import Tokenizer
 
+    if spec.arch in VIDEO_ARCHS:
+        return pretrain_video_spec(spec)
+    video_only = [n for n, v in (("--tokens", spec.tokens), ("--visual-vocab", spec.visual_vocab),
+                                 ("--weights", spec.loss_weights)) if v is not None]
+    if video_only:
+        raise InputError(f"{', '.join(video_only)} belong to --arch videobert, not {spec.arch}")
     if spec.arch == "xlm":
         from bertkit.training.pretrain_xlm import pretrain_xlm
 
         return pretrain_xlm(spec)
     if spec.langs or spec.parallel:
         raise InputError(f"--langs and --parallel are XLM settings (--arch xlm), not {spec.arch}'s")
+    if spec.arch not in RECIPES:
+        raise InputError(f"unknown --arch {spec.arch!r}; expected one of {', '.join((*RECIPES, 'xlm', *VIDEO_ARCHS))}")
     if not spec.corpus:
         raise InputError("--corpus is required: text files to pretrain on")
-    if spec.arch not in RECIPES:
-        raise InputError(f"unknown --arch {spec.arch!r}; expected one of {', '.join(RECIPES)}, xlm")
+    if not spec.tokenizer:
+        raise InputError(f"--arch {spec.arch} needs --tokenizer")
     recipe = RECIPES[spec.arch]
     objective = spec.objective or recipe.objective
     if objective not in OBJECTIVES:

@@ -1,0 +1,106 @@
+"""VideoBERT downstream: next visual token prediction, text -> video retrieval, zero-shot caption classification.
+
+All three read a trained VideoBERT (models/videobert.py) without further training:
+- `next_visual_tokens`: `[CLS] text [>] prefix [MASK] [SEP]`, the MLM logits at [MASK] ranked among the visual ids;
+- `alignment_scores`: p(aligned) of the [CLS] head for (caption, video) pairs;
+- `retrieve_videos`: every caption scored against every video, ranks of the true video;
+- `classify_captions`: the candidate caption with the highest alignment score for each video.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bertkit.data.video_text import pad_rows
+from bertkit.errors import InputError
+from bertkit.models.model import Model
+from bertkit.models.videobert import VideoLayout, encode_pair
+
+
+def _text_ids(tok: Any, texts: Sequence[str]) -> list[list[int]]:
+    return tok(list(texts), add_special_tokens=False, padding=False, truncation=False)["input_ids"]
+
+
+def _check_visual(tokens: Sequence[int], layout: VideoLayout) -> None:
+    for t in tokens:
+        if not 0 <= int(t) < layout.visual_vocab_size:
+            raise InputError(f"visual token {t} is outside the visual vocabulary [0, {layout.visual_vocab_size})")
+
+
+@torch.no_grad()
+def next_visual_tokens(model: Model, layout: VideoLayout, tok: Any, text: str, prefix: Sequence[int],
+                       k: int = 3) -> tuple[list[int], list[float]]:
+    """The k most likely next visual words (0..V-1) after `prefix` given `text`, and their probabilities
+    (softmax over the visual ids only)."""
+    _check_visual(prefix, layout)
+    k = min(k, layout.visual_vocab_size)
+    ids, seg = encode_pair(_text_ids(tok, [text])[0], list(prefix), layout)
+    ids.insert(len(ids) - 1, layout.mask_id)   # [CLS] text [>] prefix [MASK] [SEP]
+    seg.insert(len(seg) - 1, 1)
+    x = torch.tensor([ids])
+    pos = torch.zeros_like(x, dtype=torch.bool)
+    pos[0, len(ids) - 2] = True
+    model.eval()
+    logits = model(x, torch.ones_like(x), torch.tensor([seg]), masked_positions=pos).prediction_logits[0]
+    probs = logits[layout.visual_offset:].float().softmax(-1)
+    p, i = probs.topk(k)
+    return i.tolist(), p.tolist()
+
+
+@torch.no_grad()
+def alignment_scores(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
+                     videos: Sequence[Sequence[int]], batch_size: int = 64, max_length: int | None = None,
+                     progress: bool = False) -> torch.Tensor:
+    """p(caption i belongs to video i) for each pair, (N,). captions and videos are parallel lists."""
+    from tqdm.auto import tqdm
+
+    if len(captions) != len(videos):
+        raise InputError(f"{len(captions)} captions but {len(videos)} videos; pass one video per caption")
+    for v in videos:
+        _check_visual(v, layout)
+    texts = _text_ids(tok, captions)
+    model.eval()
+    out = []
+    for s in tqdm(range(0, len(texts), batch_size), desc="align", unit="batch", disable=not progress):
+        rows = [encode_pair(t, v, layout, max_length) for t, v in zip(texts[s:s + batch_size], videos[s:s + batch_size])]
+        b = pad_rows(rows, layout.pad_id)
+        logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"]).seq_relationship_logits
+        out.append(logits.float().softmax(-1)[:, 0])  # class 0 = aligned
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def score_matrix(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
+                 videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+    """(C, N) alignment probability of every caption with every video (C * N forward rows; `progress` shows a bar)."""
+    caps = [c for c in captions for _ in videos]
+    vids = [v for _ in captions for v in videos]
+    return alignment_scores(model, layout, tok, caps, vids, batch_size,
+                            progress=progress).view(len(captions), len(videos))
+
+
+def retrieve_videos(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
+                    videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
+    """Text -> video retrieval where caption i belongs to video i: {"ranks": 1-based rank of the true video per
+    caption, "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}."""
+    if len(captions) != len(videos):
+        raise InputError(f"retrieval pairs caption i with video i: got {len(captions)} captions and "
+                         f"{len(videos)} videos")
+    s = score_matrix(model, layout, tok, captions, videos, batch_size, progress)
+    true = s.diagonal()
+    ranks = (s > true[:, None]).sum(1) + 1                  # ties count in the caption's favour
+    n = len(videos)
+    return {"ranks": ranks.tolist(), "recall@1": float((ranks <= 1).float().mean()),
+            "recall@5": float((ranks <= 5).float().mean()), "chance@1": 1.0 / n, "scores": s}
+
+
+def classify_captions(model: Model, layout: VideoLayout, tok: Any, videos: Sequence[Sequence[int]],
+                      candidates: Sequence[str], batch_size: int = 64, progress: bool = False
+                      ) -> tuple[list[int], torch.Tensor]:
+    """Zero-shot: for each video the index of the candidate caption with the highest alignment score, and the
+    (N, K) scores."""
+    if not candidates:
+        raise InputError("zero-shot classification needs at least one candidate caption")
+    s = score_matrix(model, layout, tok, candidates, videos, batch_size, progress).T   # (N, K)
+    return s.argmax(1).tolist(), s
