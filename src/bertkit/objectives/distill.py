@@ -113,20 +113,21 @@ def logit_distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tenso
 
 
 def layer_map(student_layers: int, teacher_layers: int) -> list[int]:
-    """TinyBERT's uniform layer map g(m) = m · N / M for m = 0 .. M: student layer m (1-based; 0 is the
-    embeddings) learns from teacher layer g(m) (g(0) = 0: embeddings from embeddings, g(M) = N: last from last).
-    Index m of the list is g(m), which indexes `hidden_states` (embeddings + every layer) of either model."""
+    """TinyBERT's uniform layer map for m = 0 .. M: student layer m (1-based; 0 is the embeddings) learns from
+    teacher layer g(m); index m of the list is g(m), which indexes `hidden_states` (embeddings + every layer).
+
+    g(m) = m · N / M when M divides N (4 of 12: [0, 3, 6, 9, 12]), else the nearest layer, halves rounded up:
+    g(m) = floor(m · N / M + 1/2) (4 of 6: [0, 2, 3, 5, 6]). Either way g(0) = 0 (embeddings from embeddings),
+    g(M) = N (last from last) and g is strictly increasing (the steps N / M are >= 1), so no teacher layer
+    teaches two student layers. InputError when M < 1 or M > N.
+    """
     m, n = student_layers, teacher_layers
     if m < 1:
         raise InputError(f"the student needs at least one layer, got {m}")
     if m > n:
         raise InputError(f"a student of {m} layers is deeper than its {n}-layer teacher; the layer map "
                          f"g(m) = m*N/M gives each student layer its own teacher layer (at most {n})")
-    if n % m:
-        divisors = [d for d in range(1, n + 1) if n % d == 0]
-        raise InputError(f"the teacher's {n} layers are not a multiple of the student's {m}: g(m) = m*N/M needs "
-                         f"whole layers; choose a student depth among {divisors}")
-    return [i * n // m for i in range(m + 1)]
+    return [(2 * i * n + m) // (2 * m) for i in range(m + 1)]  # floor(i*n/m + 1/2) in integers (exact)
 
 
 def check_vocabularies(student_vocab: int, teacher_vocab: int) -> None:
