@@ -216,6 +216,42 @@ class DistilBertObjective(_TeacherHolder):
         return {"loss": loss, "ce_loss": ce, "mlm_loss": mlm, "cos_loss": cos}
 
 
+class LogitKDObjective(_TeacherHolder):
+    """Task distillation of a classifier (Hinton et al. 2015; DistilBERT's task-specific variant):
+    L = α · soft_target_kl(z_s, z_t, T) + (1 − α) · CE(z_s, y).
+
+    z_s, z_t: the student's and the frozen teacher's (B, C) classification logits; soft_target_kl is T² times
+    the mean over the B rows of KL(softmax(z_t / T) ‖ softmax(z_s / T)); CE the mean cross entropy over the
+    rows with a gold label (labels != -100). Rows without one (augmented text) add only to the KL term; a batch
+    without any gold label gives L = α · KL. Inputs: input_ids, labels (B,), optional attention_mask /
+    token_type_ids. Student and teacher: classification Models with one vocabulary and the same labels.
+    """
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, alpha: float = 0.5, temperature: float = 2.0) -> None:
+        super().__init__(teacher, student)
+        if not 0.0 <= alpha <= 1.0:
+            raise InputError(f"alpha must be in [0, 1], got {alpha}")
+        if not temperature > 0:
+            raise InputError(f"the temperature must be > 0, got {temperature}")
+        for name, m in (("teacher", teacher), ("student", student)):
+            if getattr(m, "task", None) != "classification":
+                raise InputError(f"the {name} must be a classification model, got task {getattr(m, 'task', None)!r}")
+        if student.config.num_labels != teacher.config.num_labels:
+            raise InputError(f"the student has {student.config.num_labels} labels, the teacher "
+                             f"{teacher.config.num_labels}; soft targets compare the same classes")
+        self.alpha, self.temperature = alpha, temperature
+
+    def forward(self, model: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        ids, att, types, labels = batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"), \
+            batch["labels"]
+        s = model(ids, att, types).logits.float()  # (B, C)
+        t = self._run_teacher(ids.device, ids, att, types).logits.float()
+        kl = soft_target_kl(s, t, self.temperature)
+        keep = labels != IGNORE
+        ce = F.cross_entropy(s[keep], labels[keep], reduction="sum") / max(int(keep.sum()), 1)
+        return {"loss": self.alpha * kl + (1.0 - self.alpha) * ce, "kd_loss": kl, "ce_loss": ce}
+
+
 TINYBERT_STAGES = ("intermediate", "prediction")
 
 
