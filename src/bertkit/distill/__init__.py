@@ -1,8 +1,11 @@
 """Knowledge distillation (chapter 5): students built from or for a teacher, and DistilBERT's general
-distillation as one call (distill_general). The losses and objectives are in bertkit.objectives.distill."""
+and TinyBERT's general distillation as one call each (distill_general, distill_general_tinybert), and
+task-specific distillation of a classifier (distill_task). The losses and objectives are in bertkit.objectives.distill."""
 from __future__ import annotations
 
-from bertkit.distill.general import distill_general
+from bertkit.distill.general import distill_general, distill_general_tinybert
 from bertkit.distill.students import distilbert_student, every_other_layer, tinybert_student
+from bertkit.distill.task import distill_task
 
-__all__ = ["distill_general", "distilbert_student", "every_other_layer", "tinybert_student"]
+__all__ = ["distilbert_student", "distill_general", "distill_general_tinybert", "distill_task", "every_other_layer",
+           "tinybert_student"]

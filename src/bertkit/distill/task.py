@@ -277,7 +277,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
         raise InputError(f"{train}: nothing to train on")
     batches = GroupedBatches(feats, batch_size, seed)
     budget = None if time_budget_min is None else time_budget_min * 60.0
-    fit_kw = dict(precision=prec, seed=seed, progress=progress, tok=tok)
+    fit_kw = {"precision": prec, "seed": seed, "progress": progress, "tok": tok}
 
     def left() -> float | None:
         return None if budget is None else max(1e-3, budget - (time.perf_counter() - t_start))
