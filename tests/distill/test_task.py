@@ -201,11 +201,10 @@ def test_general_tinybert_on_a_corpus_gives_a_student_init(data, tmp_path):
     assert student.config.num_layers == 3
     report = json.loads((out / "metrics.json").read_text())
     assert report["student_init"] == str(init)
-    # the encoder started from the general-distilled one (it moved only 4 steps)
-    e0 = general.state_dict()["backbone.embeddings.word_embeddings.weight"] \
-        if "backbone.embeddings.word_embeddings.weight" in general.state_dict() else None
-    if e0 is not None:
-        assert torch.allclose(student.state_dict()["backbone.embeddings.word_embeddings.weight"], e0, atol=0.05)
+    # the encoder started from the general-distilled one (4 steps at 3e-3 move it little), not a random one
+    key = "backbone.embeddings.word.weight"
+    moved = (student.state_dict()[key] - general.state_dict()[key]).abs().max()
+    assert moved < 0.05, moved
 
 
 def test_errors_are_one_line_and_come_first(data, tmp_path, minilm_path, capsys):
