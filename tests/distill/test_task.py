@@ -22,7 +22,7 @@ from tests.conftest import save_tiny
 from tests.pretrain_fixtures import write_corpus, write_tokenizer
 
 FAST = {"batch_size": 8, "lr": 3e-3, "precision": "fp32", "progress": False, "seed": 0}
-TINY_TB = {"student_layers": 4, "hidden": 16, "ffn": 20, "intermediate_steps": 12, "prediction_steps": 12}
+TINY_TB = {"student_layers": 4, "hidden": 16, "ffn": 20, "intermediate_steps": 8, "prediction_steps": 8}
 
 
 def _rows(n: int, seed: int) -> list[tuple[str, str]]:
@@ -127,7 +127,7 @@ def test_task_distillation_lowers_the_loss_and_saves_a_folder_with_the_same_logi
     from bertkit.objectives.task_losses import single_label_loss
 
     out = tmp_path / method
-    kw = dict(FAST, **(TINY_TB if method == "tinybert" else {"steps": 15}))
+    kw = dict(FAST, **(TINY_TB if method == "tinybert" else {"steps": 20 if method == "labels" else 10}))  # CE alone learns slower
     student = distill_task(data.teacher, data.train, out, method, dev=data.dev,
                            augmented=None if method == "labels" else data.aug, **kw)
     teacher, _, _ = load_classifier(data.teacher)
@@ -142,7 +142,7 @@ def test_task_distillation_lowers_the_loss_and_saves_a_folder_with_the_same_logi
 
     report = json.loads((out / "metrics.json").read_text())
     assert report["method"] == method and report["student_layers"] == (4 if method == "tinybert" else 3)
-    assert report["steps"] == (24 if method == "tinybert" else 15)
+    assert report["steps"] == {"distilbert": 10, "tinybert": 16, "labels": 20}[method]
     assert report["student_parameters"] < report["teacher_parameters"]
     assert 0.0 <= report["dev_accuracy"] <= 1.0 and report["dev_examples"] == 16
     assert report["augmented_examples"] == (0 if method == "labels" else 9)
@@ -163,13 +163,14 @@ def test_task_distillation_lowers_the_loss_and_saves_a_folder_with_the_same_logi
 
 
 def test_tinybert_resumed_after_stage_one_ends_with_the_same_weights(data, tmp_path):
+    tb = {**TINY_TB, "intermediate_steps": 4, "prediction_steps": 4}
     whole = distill_task(data.teacher, data.train, tmp_path / "a", "tinybert", augmented=data.aug,
-                         **FAST, **TINY_TB)
+                         **FAST, **tb)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "training" / "stage2")  # stopped after stage 1
     log1 = (tmp_path / "b" / "training" / "stage1" / "log.jsonl").read_text()
     resumed = distill_task(data.teacher, data.train, tmp_path / "b", "tinybert", augmented=data.aug, resume=True,
-                           **FAST, **TINY_TB)
+                           **FAST, **tb)
     assert (tmp_path / "b" / "training" / "stage1" / "log.jsonl").read_text() == log1  # stage 1 not rerun
     a, b = whole.state_dict(), resumed.state_dict()
     assert a.keys() == b.keys()
@@ -177,7 +178,7 @@ def test_tinybert_resumed_after_stage_one_ends_with_the_same_weights(data, tmp_p
         assert torch.equal(a[k], b[k]), k
     with pytest.raises(InputError, match="these differ"):
         distill_task(data.teacher, data.train, tmp_path / "b", "tinybert", augmented=data.aug, resume=True,
-                     **{**FAST, "lr": 1e-3}, **TINY_TB)
+                     **{**FAST, "lr": 1e-3}, **tb)
 
 
 def test_general_tinybert_on_a_corpus_gives_a_student_init(data, tmp_path):
