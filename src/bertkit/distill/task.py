@@ -152,6 +152,11 @@ def _fit(student: Model, objective: Any, batches: Any, stage_dir: Path, steps: i
     return trainer.fit(resume=resume)
 
 
+def _stopped(metrics: dict[str, Any]) -> bool:
+    """The fit ended before its last step (Ctrl-C, SIGTERM or the time budget): its checkpoint resumes it."""
+    return bool(metrics.get("interrupted") or metrics.get("out_of_time"))
+
+
 def _steps(cap: int | None, epochs: float, n_batches: int, name: str) -> int:
     if cap is not None:
         if int(cap) < 1:
@@ -294,10 +299,10 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
             n1 = _steps(intermediate_steps, intermediate_epochs, len(batches), "intermediate_steps")
             m1 = _fit(student, obj, batches, s1, n1, lr, resume=resume, max_time_s=left(), **fit_kw)
             fits.append(("intermediate", m1, s1))
-            if not m1.get("interrupted"):
+            if not _stopped(m1):
                 save_pretrained(student, s1 / "student", tokenizer=tok)
                 (s1 / STAGE1_DONE).write_text(json.dumps({"step": int(m1.get("step", 0))}) + "\n")
-        if not fits[-1][1].get("interrupted"):
+        if not _stopped(fits[-1][1]):
             obj = TinyBertObjective(teacher_model, student, "prediction", T)
             n2 = _steps(prediction_steps, prediction_epochs, len(batches), "prediction_steps")
             fits.append(("prediction", _fit(student, obj, batches, s2, n2, lr, resume=resume and s2.is_dir(),
@@ -309,7 +314,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
         fits.append((method, _fit(student, obj, batches, train_dir, n, lr, resume=resume, max_time_s=left(),
                                   **fit_kw), train_dir))
     student.eval()
-    interrupted = bool(fits[-1][1].get("interrupted"))
+    interrupted = _stopped(fits[-1][1])
     pred = Predictor(task, student, tok, settings)
     report: dict[str, Any] = {
         "method": method, "twin_of": twin_of if method == "labels" else None, "teacher": str(t_path),
@@ -322,6 +327,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
         "student_parameters": sum(p.numel() for p in student.parameters()),
         "teacher_layers": teacher_model.config.num_layers, "student_layers": student.config.num_layers,
         "student_hidden": student.config.hidden_size, "stages": {}, "interrupted": interrupted,
+        "out_of_time": bool(fits[-1][1].get("out_of_time")), "time_budget_min": time_budget_min,
     }
     for name, m, d in fits:
         first, last = _first_last_losses(d / "log.jsonl")
