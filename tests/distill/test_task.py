@@ -159,7 +159,7 @@ def test_task_distillation_lowers_the_loss_and_saves_a_folder_with_the_same_logi
                     token_type_ids=enc["token_type_ids"]).logits
     torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
     torch.testing.assert_close(theirs, want, atol=1e-4, rtol=1e-4)
-    assert [p["label"] for p in loaded.predict(["the big cat sat on the mat"])][0] in ("neg", "pos")
+    assert loaded.predict(["the big cat sat on the mat"])[0]["label"] in ("neg", "pos")
 
 
 def test_tinybert_resumed_after_stage_one_ends_with_the_same_weights(data, tmp_path):
