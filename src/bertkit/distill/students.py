@@ -91,7 +91,7 @@ def tinybert_student(teacher_config: ModelConfig | Model, layers: int = 4, hidde
     """A randomly initialised TinyBERT student (Jiao et al. 2020; defaults: TinyBERT-4, 4 layers of width 312,
     12 heads, feed-forward 1200) of the teacher's family, vocabulary, positions and labels, for `task`.
 
-    The depth must divide the teacher's (layer_map: g(m) = m*N/M) and not exceed it; the heads must match the
+    The depth must not exceed the teacher's (layer_map: g(m) = m*N/M, rounded when M does not divide N); the heads must match the
     teacher's for the attention loss (TinyBertObjective checks that) and divide the width. Factorised
     embeddings (ALBERT, ELECTRA) become full width. `teacher_config` may be the teacher Model itself.
     """

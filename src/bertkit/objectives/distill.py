@@ -113,20 +113,21 @@ def logit_distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tenso
 
 
 def layer_map(student_layers: int, teacher_layers: int) -> list[int]:
-    """TinyBERT's uniform layer map g(m) = m · N / M for m = 0 .. M: student layer m (1-based; 0 is the
-    embeddings) learns from teacher layer g(m) (g(0) = 0: embeddings from embeddings, g(M) = N: last from last).
-    Index m of the list is g(m), which indexes `hidden_states` (embeddings + every layer) of either model."""
+    """TinyBERT's uniform layer map for m = 0 .. M: student layer m (1-based; 0 is the embeddings) learns from
+    teacher layer g(m); index m of the list is g(m), which indexes `hidden_states` (embeddings + every layer).
+
+    g(m) = m · N / M when M divides N (4 of 12: [0, 3, 6, 9, 12]), else the nearest layer, halves rounded up:
+    g(m) = floor(m · N / M + 1/2) (4 of 6: [0, 2, 3, 5, 6]). Either way g(0) = 0 (embeddings from embeddings),
+    g(M) = N (last from last) and g is strictly increasing (the steps N / M are >= 1), so no teacher layer
+    teaches two student layers. InputError when M < 1 or M > N.
+    """
     m, n = student_layers, teacher_layers
     if m < 1:
         raise InputError(f"the student needs at least one layer, got {m}")
     if m > n:
         raise InputError(f"a student of {m} layers is deeper than its {n}-layer teacher; the layer map "
                          f"g(m) = m*N/M gives each student layer its own teacher layer (at most {n})")
-    if n % m:
-        divisors = [d for d in range(1, n + 1) if n % d == 0]
-        raise InputError(f"the teacher's {n} layers are not a multiple of the student's {m}: g(m) = m*N/M needs "
-                         f"whole layers; choose a student depth among {divisors}")
-    return [i * n // m for i in range(m + 1)]
+    return [(2 * i * n + m) // (2 * m) for i in range(m + 1)]  # floor(i*n/m + 1/2) in integers (exact)
 
 
 def check_vocabularies(student_vocab: int, teacher_vocab: int) -> None:
@@ -213,6 +214,42 @@ class DistilBertObjective(_TeacherHolder):
         cos = cosine_hidden_loss(out_s.last_hidden_state, out_t.last_hidden_state, att)
         loss = self.alpha * ce + self.beta * mlm + self.gamma * cos
         return {"loss": loss, "ce_loss": ce, "mlm_loss": mlm, "cos_loss": cos}
+
+
+class LogitKDObjective(_TeacherHolder):
+    """Task distillation of a classifier (Hinton et al. 2015; DistilBERT's task-specific variant):
+    L = α · soft_target_kl(z_s, z_t, T) + (1 − α) · CE(z_s, y).
+
+    z_s, z_t: the student's and the frozen teacher's (B, C) classification logits; soft_target_kl is T² times
+    the mean over the B rows of KL(softmax(z_t / T) ‖ softmax(z_s / T)); CE the mean cross entropy over the
+    rows with a gold label (labels != -100). Rows without one (augmented text) add only to the KL term; a batch
+    without any gold label gives L = α · KL. Inputs: input_ids, labels (B,), optional attention_mask /
+    token_type_ids. Student and teacher: classification Models with one vocabulary and the same labels.
+    """
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, alpha: float = 0.5, temperature: float = 2.0) -> None:
+        super().__init__(teacher, student)
+        if not 0.0 <= alpha <= 1.0:
+            raise InputError(f"alpha must be in [0, 1], got {alpha}")
+        if not temperature > 0:
+            raise InputError(f"the temperature must be > 0, got {temperature}")
+        for name, m in (("teacher", teacher), ("student", student)):
+            if getattr(m, "task", None) != "classification":
+                raise InputError(f"the {name} must be a classification model, got task {getattr(m, 'task', None)!r}")
+        if student.config.num_labels != teacher.config.num_labels:
+            raise InputError(f"the student has {student.config.num_labels} labels, the teacher "
+                             f"{teacher.config.num_labels}; soft targets compare the same classes")
+        self.alpha, self.temperature = alpha, temperature
+
+    def forward(self, model: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        ids, att, types, labels = batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"), \
+            batch["labels"]
+        s = model(ids, att, types).logits.float()  # (B, C)
+        t = self._run_teacher(ids.device, ids, att, types).logits.float()
+        kl = soft_target_kl(s, t, self.temperature)
+        keep = labels != IGNORE
+        ce = F.cross_entropy(s[keep], labels[keep], reduction="sum") / max(int(keep.sum()), 1)
+        return {"loss": self.alpha * kl + (1.0 - self.alpha) * ce, "kd_loss": kl, "ce_loss": ce}
 
 
 TINYBERT_STAGES = ("intermediate", "prediction")
