@@ -268,7 +268,7 @@ def test_cli_sentence_pairs(tmp_path, teacher, capsys):
     train = tmp_path / "pairs.tsv"
     train.write_text("\n".join(rows) + "\n")
     out = tmp_path / "pair_student"
-    argv = ["distill-bilstm", "--teacher", str(teacher), "--train", str(train), "--out", str(out),
+    argv = ["distill", "--method", "bilstm", "--teacher", str(teacher), "--train", str(train), "--out", str(out),
             "--text2-col", "sentence2", "--n-iter", "1", "--epochs", "1", "--hidden", "8", "--batch-size", "16",
             "--quiet"]
     assert main(argv) == 2

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "intermediate then prediction stage, labels = the same student as --twin-of "
                                    "trained on gold labels only. Writes a Hugging Face folder (the teacher's "
                                    "tokenizer), checkpoints under OUT/training and OUT/metrics.json.")
-    p.add_argument("--method", default="distilbert", choices=["distilbert", "tinybert", "labels"],
+    p.add_argument("--method", default="distilbert", choices=["distilbert", "tinybert", "labels", "bilstm"],
                    help="distilbert (default), tinybert, or labels (task distillation's no-teacher baseline)")
     p.add_argument("--teacher", default=None,
                    help="--corpus: a masked-LM folder (distilbert; default the bundled MiniLM) or any encoder "
@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--layers", type=int_list(non_negative_int), default=None, metavar="I,J,...",
                     help="distilbert: teacher blocks the student's blocks copy, e.g. 0,2,4 (default every other one)")
     st.add_argument("--student-layers", type=positive_int, default=4, help="tinybert: layers (default 4)")
-    st.add_argument("--hidden", type=positive_int, default=312, help="tinybert: width (default 312)")
+    st.add_argument("--hidden", type=positive_int, default=None,
+                    help="tinybert: width (default 312); bilstm: LSTM units per direction (default 150)")
     st.add_argument("--heads", type=positive_int, default=None, help="tinybert: attention heads (default the "
                                                                     "teacher's)")
     st.add_argument("--ffn", type=positive_int, default=1200, help="tinybert: feed-forward size (default 1200)")
@@ -62,6 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "tinybert --corpus`) instead of a random TinyBERT")
     st.add_argument("--twin-of", default="distilbert", choices=["distilbert", "tinybert"],
                     help="labels: the student architecture and initialisation to copy (default distilbert)")
+    bl = p.add_argument_group("bilstm (Tang et al. 2019; --method bilstm --train ...)")
+    bl.add_argument("--tagger", default=None, help="POS tagger JSON (`bertkit train-pos-tagger`), needed when --p-pos > 0")
+    bl.add_argument("--no-augment", action="store_true", help="distil on the training texts only")
+    bl.add_argument("--n-iter", type=positive_int, default=20, help="augmented copies per example (default 20)")
+    bl.add_argument("--p-mask", type=unit_float, default=0.1, help="probability a word becomes the mask token")
+    bl.add_argument("--p-pos", type=unit_float, default=0.1, help="probability of a same-POS word replacement")
+    bl.add_argument("--p-ng", type=unit_float, default=0.25, help="probability of keeping one random n-gram")
+    bl.add_argument("--labels-only", action="store_true",
+                    help="the no-teacher twin: gold labels only, no teacher logits, no augmentation")
+    bl.add_argument("--embeddings", choices=["teacher", "trained"], default="teacher",
+                    help="teacher: the teacher's WordPiece table as initialisation; trained: a word vocabulary "
+                         "from the training texts")
     ls = p.add_argument_group("losses")
     ls.add_argument("--alpha", type=non_negative_float, default=None,
                     help="--corpus distilbert: weight of L_ce (default 5); --train distilbert: weight of the "
@@ -82,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="task distillation: stop after this many minutes with a checkpoint (--resume continues)")
     tr.add_argument("--lr", type=positive_float, default=None, help="default 5e-4 (--corpus), 5e-5 (--train)")
     tr.add_argument("--warmup", type=unit_float, default=0.05, help="--corpus: fraction of the steps of warm-up")
-    tr.add_argument("--batch-size", type=positive_int, default=32)
+    tr.add_argument("--batch-size", type=positive_int, default=None, help="default 32 (bilstm 64)")
     tr.add_argument("--max-length", type=positive_int, default=None,
                     help="default 128 (--corpus) or the teacher's fine-tuning length (--train)")
     add_training_precision(tr)
@@ -102,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.corpus and not args.train:
         raise InputError("give --corpus FILES (general distillation) or --train FILE with a fine-tuned --teacher "
                          "(task distillation)")
-    common = {"batch_size": args.batch_size, "precision": args.precision, "seed": args.seed,
+    if args.method == "bilstm":
+        return _run_bilstm(args)
+    common = {"batch_size": args.batch_size or 32, "precision": args.precision, "seed": args.seed,
               "resume": args.resume, "progress": not args.quiet}
     if args.train:
         from bertkit.distill.task import distill_task
@@ -113,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         distill_task(args.teacher, args.train, args.out, args.method, dev=args.dev, augmented=args.augmented,
                      text_col=args.text_col, text2_col=args.text2_col, label_col=args.label_col,
                      student_init=args.student_init, twin_of=args.twin_of, layers=args.layers,
-                     student_layers=args.student_layers, hidden=args.hidden, heads=args.heads, ffn=args.ffn,
+                     student_layers=args.student_layers, hidden=args.hidden or 312, heads=args.heads, ffn=args.ffn,
                      alpha=0.5 if args.alpha is None else args.alpha, temperature=args.temperature,
                      epochs=args.epochs or 3.0, intermediate_epochs=args.intermediate_epochs,
                      prediction_epochs=args.prediction_epochs, steps=args.steps,
@@ -131,12 +146,32 @@ def run(args: argparse.Namespace) -> int:
             from bertkit.distill.general import distill_general_tinybert
 
             distill_general_tinybert(args.teacher, args.corpus, args.out, layers=args.student_layers,
-                                     hidden=args.hidden, heads=args.heads, ffn=args.ffn, **general)
+                                     hidden=args.hidden or 312, heads=args.heads, ffn=args.ffn, **general)
         else:
             from bertkit.distill.general import distill_general
 
             distill_general(args.teacher, args.corpus, args.out, layers=args.layers,
                             alpha=5.0 if args.alpha is None else args.alpha, beta=args.beta, gamma=args.gamma,
                             temperature=2.0 if args.temperature is None else args.temperature, **general)
+    print(json.dumps(json.loads((Path(args.out) / "metrics.json").read_text()), indent=1))
+    return 0
+
+
+def _run_bilstm(args: argparse.Namespace) -> int:
+    """--method bilstm: bertkit.distill.bilstm_train.distill_bilstm (task distillation only)."""
+    from pathlib import Path
+
+    from bertkit.distill.bilstm_train import distill_bilstm
+    from bertkit.errors import InputError
+
+    if args.corpus or not args.train:
+        raise InputError("--method bilstm distils a fine-tuned classifier: give --train (and --teacher), not --corpus")
+    distill_bilstm(args.teacher, args.train, args.out, dev=args.dev, text_col=args.text_col,
+                   text2_col=args.text2_col, label_col=args.label_col, tagger=args.tagger,
+                   augment=not args.no_augment, n_iter=args.n_iter, p_mask=args.p_mask, p_pos=args.p_pos,
+                   p_ng=args.p_ng, alpha=None if args.labels_only else (args.alpha or 0.0),
+                   embeddings=args.embeddings, hidden=args.hidden or 150, epochs=args.epochs or 3.0,
+                   time_budget_min=args.time_budget, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
+                   seed=args.seed, resume=args.resume, progress=not args.quiet)
     print(json.dumps(json.loads((Path(args.out) / "metrics.json").read_text()), indent=1))
     return 0

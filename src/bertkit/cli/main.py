@@ -41,7 +41,6 @@ COMMAND_MODULES = [
     "summarize_cmd",
     "rouge_cmd",
     "pos_tagger_cmd",
-    "distill_bilstm_cmd",
 ]
 
 
