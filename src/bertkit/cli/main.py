@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "export_cmd",
     "summarize_cmd",
     "rouge_cmd",
+    "video_cmd",
 ]
 
 

@@ -105,6 +105,8 @@ def build_codebook(videos: str | Path, captions: str | Path, extractor: str | Pa
                    out: str | Path, *, k: int = 12, depth: int = 4, seed: int = 0, size: int | None = None,
                    progress: bool = True) -> Codebook:
     """Hierarchical k-means over the features of every clip of the corpus; saved at `out` (+ .json)."""
+    if k < 2 or depth < 1:
+        raise InputError(f"hierarchical k-means needs k >= 2 and depth >= 1, got k={k}, depth={depth}")
     records = read_captions(captions, videos)
     ext = load_extractor(extractor) if isinstance(extractor, (str, Path)) else extractor
     feats = torch.cat(corpus_features(records, videos, ext, _extractor_size(ext, size), progress=progress))
