@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "summarize_cmd",
     "rouge_cmd",
     "pos_tagger_cmd",
+    "video_cmd",
 ]
 
 
