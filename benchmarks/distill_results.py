@@ -58,8 +58,9 @@ def dev_accuracy(m: dict) -> float | None:
             return float(m[key])
     for key in ("dev", "best", "dev_metrics", "best_dev"):
         v = m.get(key)
-        if isinstance(v, dict) and isinstance(v.get("accuracy"), (int, float)):
-            return float(v["accuracy"])
+        for inner in ("accuracy", "eval_accuracy"):
+            if isinstance(v, dict) and isinstance(v.get(inner), (int, float)):
+                return float(v[inner])
     return None
 
 
@@ -106,6 +107,8 @@ def main() -> None:
     ap.add_argument("--mlm-steps", type=int, default=300)
     ap.add_argument("--epochs", type=float, default=1.0, help="epochs of each transformer student (and stage)")
     ap.add_argument("--bilstm-epochs", type=float, default=3.0)
+    ap.add_argument("--bilstm-n-iter", type=int, default=2,
+                    help="Tang augmentation copies per training row (the paper's 20 makes 1.3M rows for the teacher)")
     ap.add_argument("--time-budget-min", type=float, default=None, help="cap on each student's training")
     ap.add_argument("--batch-size", type=int, default=32, help="speed: the batch size of every model")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="speed: one precision for all")
@@ -161,7 +164,7 @@ def main() -> None:
         "tinybert_labels": ["--method", "labels", "--twin-of", "tinybert", "--student-layers", "4", "--hidden", "312",
                             "--ffn", "1200", "--epochs", ep],
         "bilstm": ["--method", "bilstm", "--tagger", str(out / "pos_tagger.json"), "--epochs",
-                   str(args.bilstm_epochs)],
+                   str(args.bilstm_epochs), "--n-iter", str(args.bilstm_n_iter)],
         "bilstm_labels": ["--method", "bilstm", "--labels-only", "--epochs", str(args.bilstm_epochs)],
     }
     for name in STUDENTS:
