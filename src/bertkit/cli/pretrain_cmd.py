@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "per language, LANG=FILE, FILE.LANG or in --langs order; "
                                                           "required but for videobert")
     p.add_argument("--tokens", help="videobert: JSONL of {video, caption, visual_tokens} (ids in [0, V))")
+    p.add_argument("--videos", help="videobert, instead of --tokens: folder of videos, tokenized into OUT/tokens.jsonl "
+                                    "(reused if there) with --captions, --extractor and --codebook")
+    p.add_argument("--captions", help="videobert --videos: JSONL of {video, caption}")
+    p.add_argument("--extractor", help="videobert --videos: folder from `bertkit video train-extractor`")
+    p.add_argument("--codebook", help="videobert --videos: file from `bertkit video codebook` (V is read from it)")
     p.add_argument("--eval-tokens", help="videobert: held-out JSONL for the eval losses")
     p.add_argument("--visual-vocab", type=positive_int, metavar="V",
                    help="videobert: visual words in the codebook (k^d)")
@@ -107,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                         num_workers=args.num_workers, cache_dir=args.cache_dir, out=args.out, resume=args.resume,
                         langs=args.langs, parallel=args.parallel, progress=not args.no_progress,
                         tokens=args.tokens, eval_tokens=args.eval_tokens, visual_vocab=args.visual_vocab,
-                        loss_weights=args.weights)
+                        loss_weights=args.weights, videos=args.videos, captions=args.captions,
+                        extractor=args.extractor, codebook=args.codebook)
     metrics = pretrain(spec)
     if setup().is_main:
         keep = {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool))}

@@ -110,9 +110,38 @@ class PretrainSpec:
     eval_tokens: str | Path | None = None
     visual_vocab: int | None = None          # V, the codebook's k^d visual words
     loss_weights: str | None = None          # "text,video,align" (default 1,1,1)
+    # ... or the raw front end: videos + captions tokenized with a trained extractor and codebook into OUT/tokens.jsonl
+    videos: str | Path | None = None
+    captions: str | Path | None = None
+    extractor: str | Path | None = None
+    codebook: str | Path | None = None
 
 
 VIDEO_ARCHS = ("videobert",)
+
+
+def video_tokens_spec(spec: PretrainSpec) -> PretrainSpec:
+    """`--videos DIR --captions FILE --extractor FOLDER --codebook FILE`: tokenize the corpus into OUT/tokens.jsonl
+    with the video pipeline (reused when it is already there) and return the spec reading it, V from the codebook."""
+    import dataclasses
+
+    from bertkit.video.codebook import Codebook
+    from bertkit.video.pipeline import read_captions, tokenize_corpus
+
+    missing = [n for n, v in (("--captions", spec.captions), ("--extractor", spec.extractor),
+                              ("--codebook", spec.codebook)) if v is None]
+    if missing:
+        raise InputError(f"--videos needs {', '.join(missing)} (tokenize with a trained extractor and codebook)")
+    if spec.tokens is not None:
+        raise InputError("give --tokens or --videos, not both")
+    read_captions(spec.captions, spec.videos)      # the caption file's errors before anything loads
+    v = Codebook.load(spec.codebook).size
+    if spec.visual_vocab is not None and spec.visual_vocab != v:
+        raise InputError(f"--visual-vocab {spec.visual_vocab} but the codebook {spec.codebook} has {v} visual words")
+    tokens = Path(spec.out) / "tokens.jsonl"
+    if not tokens.exists():
+        tokenize_corpus(spec.videos, spec.captions, spec.extractor, spec.codebook, tokens, progress=spec.progress)
+    return dataclasses.replace(spec, tokens=tokens, visual_vocab=v)
 
 
 def pretrain_video_spec(spec: PretrainSpec) -> dict[str, Any]:
@@ -120,8 +149,13 @@ def pretrain_video_spec(spec: PretrainSpec) -> dict[str, Any]:
     from bertkit.data.video_text import read_token_jsonl
     from bertkit.training.videobert import pretrain_videobert
 
+    if spec.videos is not None:
+        spec = video_tokens_spec(spec)
+    elif any(v is not None for v in (spec.captions, spec.extractor, spec.codebook)):
+        raise InputError("--captions, --extractor and --codebook go with --videos DIR")
     if spec.tokens is None or spec.visual_vocab is None:
-        raise InputError("--arch videobert needs --tokens FILE (captioned visual tokens, JSONL) and --visual-vocab V")
+        raise InputError("--arch videobert needs --tokens FILE (captioned visual tokens, JSONL) and --visual-vocab V, "
+                         "or --videos DIR --captions FILE --extractor FOLDER --codebook FILE")
     if spec.corpus:
         raise InputError("--arch videobert reads --tokens, not --corpus")
     set_ = [n for n, v in (("--objective", spec.objective), ("--packing", spec.packing), ("--masking", spec.masking),
@@ -369,7 +403,9 @@ def pretrain(spec: PretrainSpec) -> dict[str, Any]:
     if spec.arch in VIDEO_ARCHS:
         return pretrain_video_spec(spec)
     video_only = [n for n, v in (("--tokens", spec.tokens), ("--visual-vocab", spec.visual_vocab),
-                                 ("--weights", spec.loss_weights)) if v is not None]
+                                 ("--weights", spec.loss_weights), ("--videos", spec.videos),
+                                 ("--captions", spec.captions), ("--extractor", spec.extractor),
+                                 ("--codebook", spec.codebook)) if v is not None]
     if video_only:
         raise InputError(f"{', '.join(video_only)} belong to --arch videobert, not {spec.arch}")
     if spec.arch == "xlm":
