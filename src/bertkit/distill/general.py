@@ -44,6 +44,21 @@ def _check_corpus(files: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+def _student_out(teacher_model: Model, out: str | Path, max_length: int):
+    """The teacher's folder, the student's (refused when it is the teacher's) and the teacher's tokenizer;
+    InputError when max_length exceeds the teacher's positions."""
+    from bertkit.tokenizers import Tokenizer
+
+    path = teacher_model.pretrained_path
+    out = Path(out)
+    if out.resolve() == Path(path).resolve():
+        raise InputError(f"the output folder {out} is the teacher's; write the student to another folder")
+    if max_length > teacher_model.config.max_positions:
+        raise InputError(f"max_length {max_length} exceeds the teacher's {teacher_model.config.max_positions} "
+                         "positions")
+    return path, out, Tokenizer.from_pretrained(path)
+
+
 def load_teacher(teacher: str | Path | None) -> Model:
     """The teacher masked LM (None: the bundled MiniLM), in eval mode; InputError when the folder is missing or
     has no masked-LM head weights (DistilBERT's soft targets are its masked-LM predictions)."""
@@ -148,21 +163,13 @@ def distill_general(teacher: str | Path | None, corpus: str | Path | Sequence[st
     from bertkit.data.collate import PretrainCollator
     from bertkit.distill.students import distilbert_student
     from bertkit.objectives.distill import DistilBertObjective
-    from bertkit.tokenizers import Tokenizer
     from bertkit.training.pretrain import masking_vocab
 
     t_start = time.perf_counter()
     _check_run(max_length, batch_size, steps, epochs, warmup, lr)
     files = _check_corpus(corpus)
     teacher_model = load_teacher(teacher)
-    path = teacher_model.pretrained_path
-    out = Path(out)
-    if out.resolve() == Path(path).resolve():
-        raise InputError(f"the output folder {out} is the teacher's; write the student to another folder")
-    if max_length > teacher_model.config.max_positions:
-        raise InputError(f"max_length {max_length} exceeds the teacher's {teacher_model.config.max_positions} "
-                         "positions")
-    tok = Tokenizer.from_pretrained(path)
+    _, out, tok = _student_out(teacher_model, out, max_length)
     torch.manual_seed(seed)
     student = distilbert_student(teacher_model, layers, tokenizer=tok)  # a bad layer map fails here
     objective = DistilBertObjective(teacher_model, student, alpha, beta, gamma, temperature)
@@ -216,20 +223,12 @@ def distill_general_tinybert(teacher: str | Path | None, corpus: str | Path | Se
     """
     from bertkit.distill.students import tinybert_student
     from bertkit.objectives.distill import TinyBertObjective
-    from bertkit.tokenizers import Tokenizer
 
     t_start = time.perf_counter()
     _check_run(max_length, batch_size, steps, epochs, warmup, lr)
     files = _check_corpus(corpus)
     teacher_model = load_encoder_teacher(teacher)
-    path = teacher_model.pretrained_path
-    out = Path(out)
-    if out.resolve() == Path(path).resolve():
-        raise InputError(f"the output folder {out} is the teacher's; write the student to another folder")
-    if max_length > teacher_model.config.max_positions:
-        raise InputError(f"max_length {max_length} exceeds the teacher's {teacher_model.config.max_positions} "
-                         "positions")
-    tok = Tokenizer.from_pretrained(path)
+    _, out, tok = _student_out(teacher_model, out, max_length)
     torch.manual_seed(seed)
     student = tinybert_student(teacher_model, layers=layers, hidden=hidden,
                                heads=teacher_model.config.num_heads if heads is None else heads, ffn=ffn,

@@ -187,14 +187,18 @@ def default_packing(recipe: Recipe, objective: str) -> str:
     return recipe.packing
 
 
+def size_preset(size: str) -> dict[str, Any]:
+    """--size: a named preset of SIZES, or a JSON file of sizes."""
+    if size in SIZES:
+        return dict(SIZES[size])
+    p = Path(size)
+    if not p.is_file():
+        raise InputError(f"--size must be one of {', '.join(SIZES)} or a config JSON file, got {size!r}")
+    return json.loads(p.read_text())
+
+
 def _config(spec: PretrainSpec, recipe: Recipe, tok) -> ModelConfig:
-    if spec.size in SIZES:
-        sizes = dict(SIZES[spec.size])
-    else:
-        p = Path(spec.size)
-        if not p.is_file():
-            raise InputError(f"--size must be one of {', '.join(SIZES)} or a config JSON file, got {spec.size!r}")
-        sizes = json.loads(p.read_text())
+    sizes = size_preset(spec.size)
     if recipe.family == "gpt2":
         return _gpt2_config(spec, sizes, tok)
     if recipe.family == "bart":

@@ -10,7 +10,6 @@ as an XLMWithLMHeadModel folder with lang2id / id2lang in config.json and the to
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import torch
 from bertkit.data.packing import Specials
 from bertkit.data.xlm import Concat, LangStream, ParallelPairs, XLMCollator, read_parallel
 from bertkit.errors import InputError
-from bertkit.models import SIZES, Model
+from bertkit.models import Model
 from bertkit.models.family import get_family
 from bertkit.objectives import MaskingConfig
 from bertkit.objectives.tlm import XLMMaskedLMObjective
@@ -53,13 +52,9 @@ def _corpus_langs(spec, langs: list[str]) -> list[tuple[str, str]]:
 
 def xlm_config(spec, tok, langs: list[str], causal: bool):
     """The XLM ModelConfig of --size (emb_dim, layers, heads; FFN 4 x emb_dim) with the languages as lang2id."""
-    if spec.size in SIZES:
-        sizes = dict(SIZES[spec.size])
-    else:
-        p = Path(spec.size)
-        if not p.is_file():
-            raise InputError(f"--size must be one of {', '.join(SIZES)} or a config JSON file, got {spec.size!r}")
-        sizes = json.loads(p.read_text())
+    from bertkit.training.pretrain import size_preset
+
+    sizes = size_preset(spec.size)
     hf = {"vocab_size": tok.vocab_size, "emb_dim": sizes.get("hidden_size", sizes.get("emb_dim")),
           "n_layers": sizes.get("num_layers", sizes.get("num_hidden_layers", sizes.get("n_layers"))),
           "n_heads": sizes.get("num_heads", sizes.get("num_attention_heads", sizes.get("n_heads"))),
