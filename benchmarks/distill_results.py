@@ -67,7 +67,7 @@ def dev_accuracy(m: dict) -> float | None:
 def sst2_texts(path: Path) -> list[str]:
     from bertkit.tasks.files import read_task_file  # the reader `bertkit finetune classify` uses
 
-    return [str(t) for t in read_task_file("classify", path)[0].texts]
+    return [str(t) for t in read_task_file("classify", path)[0].inputs]
 
 
 def predictor_speed(folder: Path, texts: list[str], batch_size: int, precision: str, rounds: int) -> dict:
