@@ -5,7 +5,6 @@ token ids in [0, V) (V = k^d words of the codebook).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,19 +47,12 @@ def check_examples(examples: Sequence[Any], visual_vocab_size: int, source: str 
 
 def read_token_jsonl(path: str | Path, visual_vocab_size: int) -> list[dict[str, Any]]:
     """The examples of a tokens JSONL, validated; an error names the file and line."""
+    from bertkit.textio import iter_records
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"tokens file not found: {path}")
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                ex = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path} line {n}: not JSON ({e.msg})") from None
-            out.append(check_example(ex, visual_vocab_size, f"{path} line {n}"))
+    out = [check_example(ex, visual_vocab_size, f"{path} line {n}") for n, ex in iter_records(path)]
     if not out:
         raise InputError(f"{path}: no examples")
     return out
