@@ -288,3 +288,19 @@ def test_cli_pretrain_videobert(tmp_path, tok_dir, capsys, one_thread):
     assert main(["pretrain", "--arch", "bert", "--tokenizer", str(tok_dir), "--tokens", str(f), "--steps", "1",
                  "--out", str(tmp_path / "x")]) == 2
     assert "--tokens belong to --arch videobert" in capsys.readouterr().err
+
+
+def test_rank_metrics_break_ties_at_random_in_expectation():
+    from bertkit.tasks.videobert import rank_metrics
+
+    # a scorer that sees no video gives every video the same score: chance, not a perfect recall
+    flat = rank_metrics(torch.full((10, 10), 0.5))
+    assert flat["recall@1"] == pytest.approx(0.1) and flat["recall@5"] == pytest.approx(0.5)
+    assert flat["ranks"] == [5.5] * 10
+    s = torch.tensor([[0.9, 0.1, 0.2],     # true video first
+                      [0.7, 0.7, 0.7],     # tied with both others: rank 2, recall@1 1/3
+                      [0.8, 0.9, 0.5]])    # two better: rank 3
+    m = rank_metrics(s, ks=(1, 2))
+    assert m["ranks"] == [1.0, 2.0, 3.0]
+    assert m["recall@1"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert m["recall@2"] == pytest.approx((1 + 2 / 3 + 0) / 3)

@@ -82,17 +82,30 @@ def score_matrix(model: Model, layout: VideoLayout, tok: Any, captions: Sequence
 
 def retrieve_videos(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
                     videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
-    """Text -> video retrieval where caption i belongs to video i: {"ranks": 1-based rank of the true video per
-    caption, "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}."""
+    """Text -> video retrieval where caption i belongs to video i: {"ranks": rank of the true video per caption
+    (1 = best), "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}.
+
+    Ties are broken uniformly at random, in expectation: a true video tied with t others behind g better ones
+    has rank g + 1 + t / 2 (the mean of the positions it may take) and counts min(1, max(0, (k - g) / (t + 1)))
+    towards recall@k. So a scorer that gives every video the same score gets chance, not a perfect recall."""
     if len(captions) != len(videos):
         raise InputError(f"retrieval pairs caption i with video i: got {len(captions)} captions and "
                          f"{len(videos)} videos")
     s = score_matrix(model, layout, tok, captions, videos, batch_size, progress)
-    true = s.diagonal()
-    ranks = (s > true[:, None]).sum(1) + 1                  # ties count in the caption's favour
-    n = len(videos)
-    return {"ranks": ranks.tolist(), "recall@1": float((ranks <= 1).float().mean()),
-            "recall@5": float((ranks <= 5).float().mean()), "chance@1": 1.0 / n, "scores": s}
+    return {**rank_metrics(s), "scores": s}
+
+
+def rank_metrics(scores: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[str, Any]:
+    """Ranks and recall@k of the diagonal of a (N, N) score matrix (row i: query i, its match is column i), ties
+    broken at random in expectation (see retrieve_videos)."""
+    true = scores.diagonal()[:, None]
+    better = (scores > true).sum(1).double()                 # (N,) videos scored above the true one
+    tied = (scores == true).sum(1).double() - 1              # (N,) other videos with exactly its score
+    n = scores.shape[1]
+    out: dict[str, Any] = {"ranks": (better + 1 + tied / 2).tolist(), "chance@1": 1.0 / n}
+    for k in ks:
+        out[f"recall@{k}"] = float(((k - better) / (tied + 1)).clamp(0, 1).mean())
+    return out
 
 
 def classify_captions(model: Model, layout: VideoLayout, tok: Any, videos: Sequence[Sequence[int]],
