@@ -28,7 +28,7 @@ from bertkit.models.videobert import (
 )
 from bertkit.objectives.masking import IGNORE
 from bertkit.objectives.videobert import VideoBertObjective, parse_weights
-from bertkit.tasks.videobert import classify_captions, next_visual_tokens, retrieve_videos
+from bertkit.tasks.videobert import classify_captions, next_visual_tokens, retrieve_videos, video_cloze
 from bertkit.tokenizers import Tokenizer
 from bertkit.training.videobert import pretrain_videobert
 from tests.pretrain_fixtures import VOCAB, write_tokenizer
@@ -204,6 +204,26 @@ def test_zero_shot_classification_and_next_visual_token(trained):
         assert len(top) == 3 and all(0 <= t < V for t in top) and probs == sorted(probs, reverse=True)
         hits += all(t // 4 == i for t in top)
     assert hits >= 6, hits                                 # top-3 inside the caption's cluster
+
+
+def test_video_cloze_masks_each_clip_and_matches_a_single_row(trained):
+    _, _, model, layout, tok = trained
+    test = corpus(16, 3)
+    caps, vids = [e["caption"] for e in test], [e["visual_tokens"] for e in test]
+    r = video_cloze(model, layout, tok, caps, vids, k=3, batch_size=5)   # batches that cut across videos
+    assert r["predictions"] == 16 * 6 and r["truth"].tolist() == [w for v in vids for w in v]
+    # words are random inside the caption's cluster of 4: a model that learnt the clusters reaches ~3/4
+    assert r["top3"] >= 0.5 and r["top1"] <= r["top3"], r        # chance 3/32
+    # row (video 2, clip 4) by hand: [CLS] the w [>] v0..v3 [MASK] v5 [SEP]
+    ids, seg = encode_pair(tok([caps[2]], add_special_tokens=False)["input_ids"][0], vids[2], layout)
+    at = ids.index(layout.video_sep_id) + 1 + 4
+    ids[at] = layout.mask_id
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), torch.tensor([seg])
+                       ).prediction_logits[0, at, layout.visual_offset:]
+    assert r["topk"][2 * 6 + 4].tolist() == logits.topk(3).indices.tolist()
+    with pytest.raises(InputError, match="3 captions but 2 videos"):
+        video_cloze(model, layout, tok, caps[:3], vids[:2])
 
 
 def test_save_load_round_trip_and_transformers_parity(tmp_path, tok, layout):

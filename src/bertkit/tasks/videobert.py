@@ -2,6 +2,7 @@
 
 All three read a trained VideoBERT (models/videobert.py) without further training:
 - `next_visual_tokens`: `[CLS] text [>] prefix [MASK] [SEP]`, the MLM logits at [MASK] ranked among the visual ids;
+- `video_cloze`: every clip of every video masked in turn, the other clips and the caption visible: top-k accuracy;
 - `alignment_scores`: p(aligned) of the [CLS] head for (caption, video) pairs;
 - `retrieve_videos`: every caption scored against every video, ranks of the true video;
 - `classify_captions`: the candidate caption with the highest alignment score for each video.
@@ -47,6 +48,46 @@ def next_visual_tokens(model: Model, layout: VideoLayout, tok: Any, text: str, p
     probs = logits[layout.visual_offset:].float().softmax(-1)
     p, i = probs.topk(k)
     return i.tolist(), p.tolist()
+
+
+@torch.no_grad()
+def video_cloze(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
+                videos: Sequence[Sequence[int]], k: int = 3, batch_size: int = 64,
+                progress: bool = False) -> dict[str, Any]:
+    """Video-only cloze on held-out pairs: clip j of video i replaced by [MASK] (one clip per row, every (i, j)),
+    the caption and the other clips visible; {"top{k}": share of masked clips whose word is among the k most
+    likely visual words, "top1", "predictions": rows, "topk": (rows, k) predicted words, "truth": (rows,)}."""
+    from tqdm.auto import tqdm
+
+    if len(captions) != len(videos):
+        raise InputError(f"{len(captions)} captions but {len(videos)} videos; pass one video per caption")
+    k = min(k, layout.visual_vocab_size)
+    texts = _text_ids(tok, captions)
+    rows, where, truth = [], [], []
+    for t, v in zip(texts, videos):
+        _check_visual(v, layout)
+        ids, seg = encode_pair(t, v, layout)
+        first = len(t) + 2                                  # [CLS] text [>] -> the first clip's position
+        for j, w in enumerate(v):
+            masked = list(ids)
+            masked[first + j] = layout.mask_id
+            rows.append((masked, seg))
+            where.append(first + j)
+            truth.append(int(w))
+    model.eval()
+    preds = []
+    for s in tqdm(range(0, len(rows), batch_size), desc="video cloze", unit="batch", disable=not progress):
+        b = pad_rows(rows[s:s + batch_size], layout.pad_id)
+        pos = torch.zeros_like(b["input_ids"], dtype=torch.bool)
+        pos[torch.arange(len(pos)), torch.tensor(where[s:s + batch_size])] = True
+        logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], masked_positions=pos).prediction_logits
+        vis = logits[:, layout.visual_offset:layout.visual_offset + layout.visual_vocab_size].float()
+        preds.append(vis.topk(k, dim=-1).indices)
+    topk = torch.cat(preds) if preds else torch.zeros(0, k, dtype=torch.long)
+    gold = torch.tensor(truth, dtype=torch.long)
+    n = max(len(truth), 1)
+    return {f"top{k}": float((topk == gold[:, None]).any(1).sum()) / n, "top1": float((topk[:, 0] == gold).sum()) / n,
+            "predictions": len(truth), "topk": topk, "truth": gold}
 
 
 @torch.no_grad()
