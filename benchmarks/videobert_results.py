@@ -4,13 +4,15 @@ build the codebook and pretrain VideoBERT on the training videos only, then meas
 - alignment accuracy (each held-out video with its own caption and with another held-out video's, balanced);
 - text -> video retrieval recall@1 / @5 among N held-out videos of distinct captions (chance 1/N, 5/N);
 - next visual token top-3 (the clip after a prefix of the video, given the caption);
+- video cloze top-3 (each clip masked in turn, the caption and the video's other clips visible);
 - zero-shot caption classification (the best of all colour x shape x motion captions, no further training);
 - clip throughput of the feature pipeline (decode, features) in clips/s.
 
 Each downstream figure is set against chance and against text-only baselines that never see a visual token of the
 held-out video (fitted on the training split): for next visual token, the 3 words most often at that clip position
 in training videos with the same caption (backing off to the position's most frequent words; "position prior" is
-that back-off alone); for alignment, retrieval and zero-shot, a scorer that sees no video scores every video alike,
+that back-off alone); for video cloze, the caption's 3 most frequent training words (and, as a check that the
+model does more than copy, the most frequent words of the video's other clips); for alignment, retrieval and zero-shot, a scorer that sees no video scores every video alike,
 so it gets exactly chance (ties broken at random: tasks.videobert.rank_metrics), and zero-shot can at best guess
 the most frequent training caption ("caption prior").
 
