@@ -28,7 +28,7 @@ from bertkit.models.videobert import (
 )
 from bertkit.objectives.masking import IGNORE
 from bertkit.objectives.videobert import VideoBertObjective, parse_weights
-from bertkit.tasks.videobert import classify_captions, next_visual_tokens, retrieve_videos
+from bertkit.tasks.videobert import classify_captions, next_visual_tokens, retrieve_videos, video_cloze
 from bertkit.tokenizers import Tokenizer
 from bertkit.training.videobert import pretrain_videobert
 from tests.pretrain_fixtures import VOCAB, write_tokenizer
@@ -206,6 +206,26 @@ def test_zero_shot_classification_and_next_visual_token(trained):
     assert hits >= 6, hits                                 # top-3 inside the caption's cluster
 
 
+def test_video_cloze_masks_each_clip_and_matches_a_single_row(trained):
+    _, _, model, layout, tok = trained
+    test = corpus(16, 3)
+    caps, vids = [e["caption"] for e in test], [e["visual_tokens"] for e in test]
+    r = video_cloze(model, layout, tok, caps, vids, k=3, batch_size=5)   # batches that cut across videos
+    assert r["predictions"] == 16 * 6 and r["truth"].tolist() == [w for v in vids for w in v]
+    # words are random inside the caption's cluster of 4: a model that learnt the clusters reaches ~3/4
+    assert r["top3"] >= 0.5 and r["top1"] <= r["top3"], r        # chance 3/32
+    # row (video 2, clip 4) by hand: [CLS] the w [>] v0..v3 [MASK] v5 [SEP]
+    ids, seg = encode_pair(tok([caps[2]], add_special_tokens=False)["input_ids"][0], vids[2], layout)
+    at = ids.index(layout.video_sep_id) + 1 + 4
+    ids[at] = layout.mask_id
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), torch.tensor([seg])
+                       ).prediction_logits[0, at, layout.visual_offset:]
+    assert r["topk"][2 * 6 + 4].tolist() == logits.topk(3).indices.tolist()
+    with pytest.raises(InputError, match="3 captions but 2 videos"):
+        video_cloze(model, layout, tok, caps[:3], vids[:2])
+
+
 def test_save_load_round_trip_and_transformers_parity(tmp_path, tok, layout):
     import transformers
 
@@ -288,3 +308,19 @@ def test_cli_pretrain_videobert(tmp_path, tok_dir, capsys, one_thread):
     assert main(["pretrain", "--arch", "bert", "--tokenizer", str(tok_dir), "--tokens", str(f), "--steps", "1",
                  "--out", str(tmp_path / "x")]) == 2
     assert "--tokens belong to --arch videobert" in capsys.readouterr().err
+
+
+def test_rank_metrics_break_ties_at_random_in_expectation():
+    from bertkit.tasks.videobert import rank_metrics
+
+    # a scorer that sees no video gives every video the same score: chance, not a perfect recall
+    flat = rank_metrics(torch.full((10, 10), 0.5))
+    assert flat["recall@1"] == pytest.approx(0.1) and flat["recall@5"] == pytest.approx(0.5)
+    assert flat["ranks"] == [5.5] * 10
+    s = torch.tensor([[0.9, 0.1, 0.2],     # true video first
+                      [0.7, 0.7, 0.7],     # tied with both others: rank 2, recall@1 1/3
+                      [0.8, 0.9, 0.5]])    # two better: rank 3
+    m = rank_metrics(s, ks=(1, 2))
+    assert m["ranks"] == [1.0, 2.0, 3.0]
+    assert m["recall@1"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert m["recall@2"] == pytest.approx((1 + 2 / 3 + 0) / 3)

@@ -2,6 +2,7 @@
 
 All three read a trained VideoBERT (models/videobert.py) without further training:
 - `next_visual_tokens`: `[CLS] text [>] prefix [MASK] [SEP]`, the MLM logits at [MASK] ranked among the visual ids;
+- `video_cloze`: every clip of every video masked in turn, the other clips and the caption visible: top-k accuracy;
 - `alignment_scores`: p(aligned) of the [CLS] head for (caption, video) pairs;
 - `retrieve_videos`: every caption scored against every video, ranks of the true video;
 - `classify_captions`: the candidate caption with the highest alignment score for each video.
@@ -50,6 +51,46 @@ def next_visual_tokens(model: Model, layout: VideoLayout, tok: Any, text: str, p
 
 
 @torch.no_grad()
+def video_cloze(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
+                videos: Sequence[Sequence[int]], k: int = 3, batch_size: int = 64,
+                progress: bool = False) -> dict[str, Any]:
+    """Video-only cloze on held-out pairs: clip j of video i replaced by [MASK] (one clip per row, every (i, j)),
+    the caption and the other clips visible; {"top{k}": share of masked clips whose word is among the k most
+    likely visual words, "top1", "predictions": rows, "topk": (rows, k) predicted words, "truth": (rows,)}."""
+    from tqdm.auto import tqdm
+
+    if len(captions) != len(videos):
+        raise InputError(f"{len(captions)} captions but {len(videos)} videos; pass one video per caption")
+    k = min(k, layout.visual_vocab_size)
+    texts = _text_ids(tok, captions)
+    rows, where, truth = [], [], []
+    for t, v in zip(texts, videos):
+        _check_visual(v, layout)
+        ids, seg = encode_pair(t, v, layout)
+        first = len(t) + 2                                  # [CLS] text [>] -> the first clip's position
+        for j, w in enumerate(v):
+            masked = list(ids)
+            masked[first + j] = layout.mask_id
+            rows.append((masked, seg))
+            where.append(first + j)
+            truth.append(int(w))
+    model.eval()
+    preds = []
+    for s in tqdm(range(0, len(rows), batch_size), desc="video cloze", unit="batch", disable=not progress):
+        b = pad_rows(rows[s:s + batch_size], layout.pad_id)
+        pos = torch.zeros_like(b["input_ids"], dtype=torch.bool)
+        pos[torch.arange(len(pos)), torch.tensor(where[s:s + batch_size])] = True
+        logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], masked_positions=pos).prediction_logits
+        vis = logits[:, layout.visual_offset:layout.visual_offset + layout.visual_vocab_size].float()
+        preds.append(vis.topk(k, dim=-1).indices)
+    topk = torch.cat(preds) if preds else torch.zeros(0, k, dtype=torch.long)
+    gold = torch.tensor(truth, dtype=torch.long)
+    n = max(len(truth), 1)
+    return {f"top{k}": float((topk == gold[:, None]).any(1).sum()) / n, "top1": float((topk[:, 0] == gold).sum()) / n,
+            "predictions": len(truth), "topk": topk, "truth": gold}
+
+
+@torch.no_grad()
 def alignment_scores(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
                      videos: Sequence[Sequence[int]], batch_size: int = 64, max_length: int | None = None,
                      progress: bool = False) -> torch.Tensor:
@@ -82,17 +123,30 @@ def score_matrix(model: Model, layout: VideoLayout, tok: Any, captions: Sequence
 
 def retrieve_videos(model: Model, layout: VideoLayout, tok: Any, captions: Sequence[str],
                     videos: Sequence[Sequence[int]], batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
-    """Text -> video retrieval where caption i belongs to video i: {"ranks": 1-based rank of the true video per
-    caption, "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}."""
+    """Text -> video retrieval where caption i belongs to video i: {"ranks": rank of the true video per caption
+    (1 = best), "recall@1", "recall@5", "chance@1" (1/N), "scores": (C, N)}.
+
+    Ties are broken uniformly at random, in expectation: a true video tied with t others behind g better ones
+    has rank g + 1 + t / 2 (the mean of the positions it may take) and counts min(1, max(0, (k - g) / (t + 1)))
+    towards recall@k. So a scorer that gives every video the same score gets chance, not a perfect recall."""
     if len(captions) != len(videos):
         raise InputError(f"retrieval pairs caption i with video i: got {len(captions)} captions and "
                          f"{len(videos)} videos")
     s = score_matrix(model, layout, tok, captions, videos, batch_size, progress)
-    true = s.diagonal()
-    ranks = (s > true[:, None]).sum(1) + 1                  # ties count in the caption's favour
-    n = len(videos)
-    return {"ranks": ranks.tolist(), "recall@1": float((ranks <= 1).float().mean()),
-            "recall@5": float((ranks <= 5).float().mean()), "chance@1": 1.0 / n, "scores": s}
+    return {**rank_metrics(s), "scores": s}
+
+
+def rank_metrics(scores: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[str, Any]:
+    """Ranks and recall@k of the diagonal of a (N, N) score matrix (row i: query i, its match is column i), ties
+    broken at random in expectation (see retrieve_videos)."""
+    true = scores.diagonal()[:, None]
+    better = (scores > true).sum(1).double()                 # (N,) videos scored above the true one
+    tied = (scores == true).sum(1).double() - 1              # (N,) other videos with exactly its score
+    n = scores.shape[1]
+    out: dict[str, Any] = {"ranks": (better + 1 + tied / 2).tolist(), "chance@1": 1.0 / n}
+    for k in ks:
+        out[f"recall@{k}"] = float(((k - better) / (tied + 1)).clamp(0, 1).mean())
+    return out
 
 
 def classify_captions(model: Model, layout: VideoLayout, tok: Any, videos: Sequence[Sequence[int]],
