@@ -1,7 +1,7 @@
 """Peak memory of question-answering fine-tuning: bertkit (compact attention for large score tensors, the
 default), bertkit with the attention stored (SDPA's math path) or recomputed in backward, and transformers'
 BertForQuestionAnswering, on the same model (bundled MiniLM), the same SQuAD features and batches, AdamW,
-bf16 autocast, CPU (see nn/attention.py LARGE_ATTENTION).
+bf16 autocast, CPU (see nn/attention.py DROPOUT_ATTENTION).
 
     python benchmarks/finetune_memory.py --data ../shared/data --steps 6 --batch-size 32 --max-length 384
 
@@ -97,9 +97,9 @@ def one(mode: str, a: argparse.Namespace) -> dict:
         from bertkit.nn import attention
 
         if mode == "bertkit-stored":
-            attention.LARGE_ATTENTION = "store"
+            attention.DROPOUT_ATTENTION = "store"
         elif mode == "bertkit-recompute":
-            attention.LARGE_ATTENTION = "recompute"
+            attention.DROPOUT_ATTENTION = "recompute"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = bertkit.from_pretrained(path, task="qa")

@@ -306,15 +306,14 @@ def test_compact_attention_stores_a_fraction_of_the_math_path():
     assert compact - recompute == 3.0 and store - recompute > 10, (store, compact, recompute)
 
 
-def test_attention_memory_mode_by_size_dropout_and_override():
+def test_attention_memory_mode_by_dropout_and_override():
     from bertkit.nn import attention as A
 
     m = MultiHeadAttention(32, 4, dropout=0.1)
-    n = math.isqrt(A.LARGE_ATTENTION_ELEMENTS // 4)           # B=1, H=4: T*T*4 elements
-    big = torch.zeros(1, 4, n + 1, 8, requires_grad=True)
-    small = torch.zeros(1, 4, n // 2, 8, requires_grad=True)
-    assert m.memory_mode(big, big, 0.1) == A.LARGE_ATTENTION == "compact"
-    assert m.memory_mode(small, small, 0.1) == "store"
+    big = torch.zeros(1, 4, 2048, 8, requires_grad=True)
+    small = torch.zeros(1, 4, 16, 8, requires_grad=True)
+    assert m.memory_mode(big, big, 0.1) == A.DROPOUT_ATTENTION == "compact"
+    assert m.memory_mode(small, small, 0.1) == "compact"                 # any size: compact is also the faster
     assert m.memory_mode(big, big, 0.0) == "store"                  # no dropout: the fused kernel, nothing stored
     with torch.no_grad():
         assert m.memory_mode(big, big, 0.1) == "store"              # inference
@@ -369,3 +368,33 @@ def test_pre_softmax_scores_are_q_k_over_sqrt_d_plus_mask_on_every_path():
     with pytest.raises(ValueError, match="output_attentions must be"):
         from bertkit.nn.attention import check_output_attentions
         check_output_attentions("probs")
+
+
+def test_dropout_keeps_one_minus_p_scales_and_masks_the_gradient():
+    from bertkit.nn.dropout import Dropout, dropout
+
+    torch.manual_seed(0)
+    x = torch.randn(400, 500, requires_grad=True)
+    y = dropout(x, 0.3)
+    kept = y != 0
+    rate = kept.float().mean().item()
+    assert abs(rate - 0.7) < 0.005                       # 200,000 draws: 4.7 standard deviations is 0.0048
+    assert torch.allclose(y[kept], x[kept] / 0.7)        # kept elements scaled by 1 / (1 - p)
+    g = torch.randn_like(x)
+    y.backward(g)
+    assert torch.allclose(x.grad, g * kept / 0.7)        # backward: the same mask, the same scale
+    assert dropout(x, 0.3, training=False) is x and dropout(x, 0.0) is x
+    assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\], got 1.5"):
+        dropout(x, 1.5)
+    m = Dropout(0.5)
+    assert m.state_dict() == {} and isinstance(m, torch.nn.Dropout)
+    m.eval()
+    assert torch.equal(m(x), x)
+    m.train()
+    z = m(torch.ones(1000, 1000))
+    assert set(torch.unique(z).tolist()) == {0.0, 2.0} and abs((z == 0).float().mean().item() - 0.5) < 0.005
+    torch.manual_seed(5)
+    a = m(torch.ones(64, 64))
+    torch.manual_seed(5)
+    assert torch.equal(a, m(torch.ones(64, 64)))          # seeded: the same mask again

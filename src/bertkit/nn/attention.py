@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bertkit.nn.dropout import dropout as drop
+
 
 def additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
     """(B, T) 1/0 keep-mask -> (B, 1, 1, T) additive bias: 0 where kept, dtype-min where padded.
@@ -39,7 +41,7 @@ def attention_probs(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None,
                     dropout: float = 0.0, training: bool = False) -> torch.Tensor:
     """Explicit softmax(q k^T / sqrt(d) + bias) -> (B, H, Tq, Tk); the path that can return probabilities."""
     probs = attention_scores(q, k, bias).softmax(dim=-1)
-    return F.dropout(probs, p=dropout, training=training)
+    return drop(probs, p=dropout, training=training)
 
 
 ATTENTION_OUTPUTS = (False, True, "scores")  # output_attentions: none, probabilities, pre-softmax scores
@@ -55,19 +57,18 @@ def check_output_attentions(value: bool | str) -> None:
 # Training with attention dropout cannot use a fused SDPA kernel on CPU: the math path keeps the (B, H, Tq, Tk)
 # scores, probabilities and dropout mask of every layer for backward (under bf16 autocast about 13 bytes an element
 # saved, counted in tests/test_nn.py, ~27 judging by the peak memory;
-# question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). From this many
-# score elements per layer on, training attention with dropout runs as LARGE_ATTENTION says:
+# question answering at 384 tokens, batch 32, MiniLM: ~1.5 GB a layer, 7.4 GB peak for the run). Training
+# attention with dropout therefore runs as DROPOUT_ATTENTION says:
 #   "compact"   CompactDropoutAttention: stores the probabilities (bf16 under autocast) and a bool keep-mask,
-#               ~3 bytes an element (default);
+#               ~3 bytes an element (default). Also the faster one at every size measured: AMD EPYC AVX2, 2
+#               threads, fp32, (32, 2|4, 128, 128) forward + backward 21.9 | 58.0 ms against the math path's
+#               24.2 | 72.7 (its bernoulli mask draw is the slow part); QA at 384 tokens 0.6x its time;
 #   "recompute" torch.utils.checkpoint with the RNG state restored: stores nothing, recomputes the attention in
-#               backward (the same dropout masks and gradients as "store"; QA steps 1.1-1.35x "store"'s time,
-#               where "compact" took 0.6x);
+#               backward (the same dropout masks and gradients as "store"; QA steps 1.1-1.35x "store"'s time);
 #   "store"     the math path as is.
-# Below the threshold (SST-2, CoNLL, NSMC, QA at 192 tokens) the math path runs, so those results reproduce
-# bit for bit. MultiHeadAttention.attention_memory = "compact" | "recompute" | "store" overrides it per module.
+# MultiHeadAttention.attention_memory = "compact" | "recompute" | "store" overrides it per module.
 # benchmarks/finetune_memory.py measures all three.
-LARGE_ATTENTION = "compact"
-LARGE_ATTENTION_ELEMENTS = 1 << 24
+DROPOUT_ATTENTION = "compact"
 ATTENTION_MEMORY_MODES = ("store", "compact", "recompute")
 
 
@@ -199,19 +200,18 @@ class MultiHeadAttention(nn.Module):
         self.v = nn.Linear(kv_dim, dim, bias=bias)
         self.o = nn.Linear(dim, dim, bias=bias)
 
-    attention_memory: str | None = None  # None: by LARGE_ATTENTION_ELEMENTS (see above)
+    attention_memory: str | None = None  # None: DROPOUT_ATTENTION while training with dropout (see above)
     fused_qkv: tuple[torch.Tensor, torch.Tensor | None] | None = None  # (in, 3 out) storage of q, k, v (nn/layout.py)
 
     def memory_mode(self, q: torch.Tensor, k: torch.Tensor, p: float) -> str:
-        """How this call keeps what backward needs: "store", "compact" or "recompute" (see LARGE_ATTENTION)."""
+        """How this call keeps what backward needs: "store", "compact" or "recompute" (see DROPOUT_ATTENTION)."""
         if not torch.is_grad_enabled() or not q.requires_grad:
             return "store"  # no backward: nothing is kept
         mode = self.attention_memory
         if mode is None:
             if p == 0.0:
                 return "store"  # no dropout: SDPA's fused kernels already store almost nothing
-            b, h, t_q, _ = q.shape
-            mode = LARGE_ATTENTION if b * h * t_q * k.shape[2] >= LARGE_ATTENTION_ELEMENTS else "store"
+            mode = DROPOUT_ATTENTION
         if mode not in ATTENTION_MEMORY_MODES:
             raise ValueError(f"attention memory mode {mode!r}; expected one of {ATTENTION_MEMORY_MODES}")
         return mode
@@ -256,7 +256,7 @@ class MultiHeadAttention(nn.Module):
         probs = None
         if output_attentions:  # True: the (dropped-out) probabilities; "scores": the pre-softmax scores
             scores = attention_scores(q, k, bias)
-            probs = F.dropout(scores.softmax(dim=-1), p=p, training=self.training)
+            probs = drop(scores.softmax(dim=-1), p=p, training=self.training)
             out = probs @ v
             if output_attentions == "scores":
                 probs = scores

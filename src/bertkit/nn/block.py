@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from bertkit.nn.attention import KVCache, MultiHeadAttention
+from bertkit.nn.dropout import Dropout
 from bertkit.nn.feedforward import FeedForward
 
 
@@ -22,7 +23,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.norm_cross = nn.LayerNorm(dim, eps=eps) if cross is not None else None
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def _sub(self, x: torch.Tensor, norm: nn.LayerNorm, fn) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.pre_ln:

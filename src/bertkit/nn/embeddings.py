@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from bertkit.nn.dropout import Dropout
+
 SINUSOIDAL_LAYOUTS = ("interleaved", "halves")
 
 
@@ -55,7 +57,7 @@ class Embeddings(nn.Module):
             self.position.weight.requires_grad_(False)
         self.segment = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
         self.norm = nn.LayerNorm(dim, eps=layer_norm_eps) if norm else nn.Identity()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.pad_id, self.position_offset = pad_id, position_offset
         self.position_start, self.scale = position_start, scale
         self.segment_default = segment_default

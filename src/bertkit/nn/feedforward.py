@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertkit.errors import CheckpointError
+from bertkit.nn.dropout import Dropout
 
 
 def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +40,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
         self.act = activation(act)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.act(self.fc1(x))))

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bertkit.nn.dropout import Dropout
 from bertkit.nn.feedforward import activation
 
 
@@ -43,7 +44,7 @@ class LinearHead(nn.Module):
 
     def __init__(self, dim: int, n: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.proj = nn.Linear(dim, n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ class ClassifierHead(nn.Module):
     def __init__(self, dim: int, n: int, dropout: float, hidden_act: str | None = None,
                  dropout_first: bool = True) -> None:
         super().__init__()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.dense = nn.Linear(dim, dim) if hidden_act else None
         self.act = activation(hidden_act) if hidden_act else None
         self.dropout_first = dropout_first
