@@ -139,6 +139,23 @@ def test_masked_max_pool_ignores_padding():
     torch.testing.assert_close(m(ids[1:, :2], mask[1:, :2]), before[1:])  # the same row unpadded
 
 
+def test_predictor_length_sorted_batches_keep_the_input_order():
+    from bertkit.distill.bilstm import BiLSTMPredictor
+
+    words = [f"w{i}" for i in range(30)]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 12)))) for _ in range(23)]
+    vocab = WordVocab.build(texts)
+    torch.manual_seed(0)
+    m = BiLSTMClassifier(len(vocab.words), embedding_dim=8, hidden=5, fc=7, num_labels=3, max_length=16).eval()
+    m.tokenizer = vocab
+    one_by_one = np.stack([BiLSTMPredictor(m, batch_size=1).probabilities([t])[0] for t in texts])
+    p = BiLSTMPredictor(m)
+    p.settings["batch_size"] = 4  # the setting benchmarks and `bertkit predict` change
+    np.testing.assert_allclose(p.probabilities(texts), one_by_one, atol=1e-6)
+    assert p.probabilities([]).shape == (0, 3)
+
+
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory, minilm_path):
     return save_tiny(tmp_path_factory.mktemp("teacher"), minilm_path, task="classification", num_labels=2)

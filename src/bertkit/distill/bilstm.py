@@ -192,7 +192,7 @@ class BiLSTMPredictor:
         self.model, self.tokenizer, self.batch_size = model, model.tokenizer, batch_size
         self.task = "pair" if model.config["pair"] else "classify"
         self.settings = {"labels": model.config["labels"], "kind": "single_label",
-                         "max_length": model.config["max_length"]}
+                         "max_length": model.config["max_length"], "batch_size": batch_size}
 
     @property
     def labels(self) -> list[str]:
@@ -209,14 +209,21 @@ class BiLSTMPredictor:
             raise InputError("this BiLSTM classifies sentence pairs: predict(texts, pairs)")
         a = encode_ids(self.tokenizer, texts, cfg["max_length"])
         b = encode_ids(self.tokenizer, pairs, cfg["max_length"]) if cfg["pair"] else None
-        out = []
-        for s in range(0, len(a), self.batch_size):
-            ids, mask = pad_ids(a[s:s + self.batch_size], cfg["pad_id"])
+        if not a:
+            return np.zeros((0, cfg["num_labels"]), np.float32)
+        # Length-sorted batches, as the transformer Predictor runs them (tasks/batching.run_model): the LSTM costs
+        # one step per position of a batch's longest row, so grouping similar lengths saves most of the steps.
+        order = sorted(range(len(a)), key=lambda i: len(a[i]) if b is None else max(len(a[i]), len(b[i])))
+        bs = int(self.settings.get("batch_size") or self.batch_size)
+        logits = np.zeros((len(a), cfg["num_labels"]), np.float32)
+        for s in range(0, len(order), bs):
+            rows = order[s:s + bs]
+            ids, mask = pad_ids([a[i] for i in rows], cfg["pad_id"])
             kw = {}
             if b is not None:
-                kw["input_ids2"], kw["attention_mask2"] = pad_ids(b[s:s + self.batch_size], cfg["pad_id"])
-            out.append(self.model(ids, mask, **kw).float().numpy())
-        return softmax(np.concatenate(out)) if out else np.zeros((0, cfg["num_labels"]), np.float32)
+                kw["input_ids2"], kw["attention_mask2"] = pad_ids([b[i] for i in rows], cfg["pad_id"])
+            logits[rows] = self.model(ids, mask, **kw).float().numpy()
+        return softmax(logits)
 
     def predict(self, inputs: Sequence[str] | str, pairs: Sequence[str] | str | None = None,
                 progress: bool = False, tag_scheme: str | None = None) -> list[dict[str, Any]]:
