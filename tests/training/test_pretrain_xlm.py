@@ -133,11 +133,44 @@ def test_errors(files, tmp_path):
     assert _err(files, tmp_path, objective="mlm+tlm") == (
         "--objective mlm+tlm needs --corpus (one text file per language)")
     assert _err(files, tmp_path, objective="mlm") == "--parallel is TLM's data; --objective mlm does not use it"
-    assert _err(files, tmp_path, parallel=[d / "para.de"]) == "--objective tlm needs --parallel SRC TGT (two aligned files)"
+    assert _err(files, tmp_path, parallel=[d / "para.de"]) == (
+        "--objective tlm needs --parallel SRC TGT [SRC TGT ...] (aligned files in pairs), got 1 file")
+    assert _err(files, tmp_path, parallel=[d / "para.de", d / "para.en", d / "para.de"]) == (
+        "--objective tlm needs --parallel SRC TGT [SRC TGT ...] (aligned files in pairs), got 3 files")
+    assert _err(files, tmp_path, parallel=[d / "para.de", d / "para.en", d / "para.de", f"de={d / 'para.en'}"]) == (
+        f"--parallel {d / 'para.de'} {d / 'para.en'}: both files are 'de'; TLM pairs two languages")
     assert _err(files, tmp_path, objective="nsp") == (
         "--arch xlm trains with --objective mlm, clm, tlm, mlm+tlm, got 'nsp'")
     assert _err(files, tmp_path, arch="bert", objective=None) == (
         "--langs and --parallel are XLM settings (--arch xlm), not bert's")
+
+
+def test_several_parallel_pairs_each_with_their_languages(files, tmp_path, monkeypatch):
+    d = files
+    short_de, short_en = tmp_path / "short.de", tmp_path / "short.en"
+    short_de.write_text("der hund sass .\nder vogel sang .\nder fisch\n")
+    short_en.write_text("the dog sat .\nthe bird sang .\nthe fish\n")
+    out = tmp_path / "two"
+    # the second pair runs en -> de, so its examples start with English: both pairs' language ids are used
+    assert main(_args(d, out, "--objective", "tlm", "--parallel", str(d / "para.de"), str(d / "para.en"),
+                          str(short_en), str(short_de), "--steps", "2")) == 0
+    from bertkit.data.xlm import ParallelPairs
+    from bertkit.training import pretrain_xlm as px
+
+    seen = []
+
+    class Spy(ParallelPairs):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            seen.append((len(self), self[0]["langs"][0], self[0]["langs"][-1]))
+
+    monkeypatch.setattr(px, "ParallelPairs", Spy)
+    metrics = pretrain(PretrainSpec(arch="xlm", objective="tlm", langs=["de", "en"], tokenizer=d / "tok", corpus=[],
+                                    parallel=[d / "para.de", d / "para.en", short_en, short_de],
+                                    size=str(d / "size.json"), out=tmp_path / "spy", steps=1, batch_size=2,
+                                    max_length=32, precision="fp32", progress=False))
+    assert seen == [(80, 0, 1), (3, 1, 0)]  # de=0, en=1
+    assert metrics["train_examples"] == 83
 
 
 def test_a_language_not_in_the_init_model(files, tmp_path):

@@ -52,8 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "mlm+tlm: xlm's translation LM on --parallel pairs)")
     p.add_argument("--langs", type=lambda s: [x.strip() for x in s.split(",")], metavar="L1,L2,...",
                    help="xlm: the model's languages in language-id order (written to config.json as lang2id)")
-    p.add_argument("--parallel", nargs=2, metavar=("SRC", "TGT"),
-                   help="xlm tlm: two aligned files, line i translating line i (LANG=FILE or FILE.LANG)")
+    p.add_argument("--parallel", nargs="+", metavar="SRC TGT",
+                   help="xlm tlm: aligned files in pairs, SRC TGT [SRC TGT ...] (e.g. en-de and en-ko), line i "
+                        "translating line i (LANG=FILE or FILE.LANG)")
     p.add_argument("--packing", choices=["full", "doc", "single", "nsp", "sop", "causal"],
                    help="example builder (causal: gpt2's eos-separated blocks)")
     p.add_argument("--masking", choices=["token", "wwm", "span"], help="token (BERT), wwm (whole words), span")

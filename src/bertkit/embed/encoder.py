@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from bertkit.embed.precision import PRECISIONS, choose_precision, model_variant
 from bertkit.errors import InputError, warn
 from bertkit.hub.checkpoint import from_pretrained
 from bertkit.hub.default import resolve_model_path
 from bertkit.models.model import Model
-from bertkit.embed.precision import PRECISIONS, choose_precision, model_variant
 from bertkit.nn.fused import weights_key
 from bertkit.nn.pooling import POOLINGS, pool
 from bertkit.parallel import default_workers, parallel_map
@@ -159,7 +159,8 @@ class TextEncoder:
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], pooling: str | None = None, layers: int | Sequence[int] = -1,
               combine: str = "concat", normalize: bool | None = None, batch_size: int = 32, precision: str = "fp32",
-              truncate: bool | str = True, show_progress: bool | None = None) -> np.ndarray:
+              truncate: bool | str = True, show_progress: bool | None = None,
+              lang: str | int | None = None) -> np.ndarray:
         """Texts -> float32 array (N, D). D = H, or H * len(layers) with combine="concat".
 
         pooling: mean | cls | max | pooler (the model's trained tanh layer, last layer only); None uses
@@ -171,8 +172,11 @@ class TextEncoder:
         warning; truncate=False raises instead, truncate="window" averages overlapping windows.
         precision: fp32 | bf16 (a bf16 copy of the weights) | int8 (dynamic quantization, opt-in, lossy)
         | auto (bf16 when the CPU/GPU has native bf16 and a probe batch keeps cosine >= 0.999, else fp32).
+        lang: an XLM model's language of every text, by name (config lang2id, e.g. "de") or id; each token then
+        carries that language's embedding, as in pretraining. None adds no language vector (transformers' default).
         """
         texts = _check_texts(texts)
+        lang_id = self.lang_id(lang)
         pooling = self.pooling if pooling is None else pooling
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
@@ -195,7 +199,7 @@ class TextEncoder:
             return np.zeros((0, width), dtype=np.float32)
         ids, owner = self._encode(texts, truncate)
         model = self._model_for(precision, ids[:64])
-        rows = self._run(model, ids, pooling, layer_list, combine, batch_size, show_progress)
+        rows = self._run(model, ids, pooling, layer_list, combine, batch_size, show_progress, lang_id)
         if len(ids) == len(texts):
             out = rows
         else:  # windows of long texts: mean of their vectors
@@ -206,6 +210,24 @@ class TextEncoder:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
+    def lang_id(self, lang: str | int | None) -> int | None:
+        """The language id of `lang` (a name in config lang2id, or an id) for an XLM model; None stays None."""
+        if lang is None:
+            return None
+        n = self.model.n_langs
+        if n is None:
+            raise InputError(f"lang= is for XLM models (language embeddings); this {self.model.config.family} "
+                             "model has none")
+        lang2id = self.model.config.extra.get("lang2id") or {}
+        if isinstance(lang, str):
+            if lang not in lang2id:
+                raise InputError(f"language {lang!r} is not one of the model's languages "
+                                 f"({', '.join(lang2id) or 'none named in config lang2id; pass an id'})")
+            lang = int(lang2id[lang])
+        if isinstance(lang, bool) or not isinstance(lang, int) or not 0 <= lang < n:
+            raise InputError(f"language id {lang!r} is outside the model's n_langs={n} languages (0..{n - 1})")
+        return lang
+
     def _workers_for(self, model: Model) -> int:
         """Batches run at once (bertkit/parallel.py): the encoder's `workers`, else one per thread in bf16/int8
         on CPU; compiled models run one batch at a time."""
@@ -214,7 +236,7 @@ class TextEncoder:
         return 1 if self.compile else default_workers(model)
 
     def _run(self, model: Model, ids: list[list[int]], pooling: str, layer_list: list[int], combine: str,
-             batch_size: int, show_progress: bool | None) -> np.ndarray:
+             batch_size: int, show_progress: bool | None, lang_id: int | None = None) -> np.ndarray:
         """Pooled vectors of token-id rows, one forward per length-sorted batch: (len(ids), width).
 
         With several workers, each runs whole batches single-threaded (batches are independent)."""
@@ -228,7 +250,8 @@ class TextEncoder:
             idx, batch, mask = item
             with torch.inference_mode():
                 batch, mask = batch.to(device, non_blocking=True), mask.to(device, non_blocking=True)
-                o = model(batch, mask, output_hidden_states=need_all)
+                extra = {} if lang_id is None else {"langs": torch.full_like(batch, lang_id)}
+                o = model(batch, mask, output_hidden_states=need_all, **extra)
                 if pooling == "pooler":
                     vec = o.pooler_output
                 else:

@@ -102,7 +102,7 @@ class PretrainSpec:
     num_workers: int = 0
     cache_dir: str | Path | None = None
     langs: list[str] | None = None        # XLM: the model's languages, in language-id order
-    parallel: list[str | Path] | None = None  # XLM TLM: SRC TGT aligned files (LANG=FILE or FILE.LANG)
+    parallel: list[str | Path] | None = None  # XLM TLM: SRC TGT [SRC TGT ...] aligned files (LANG=FILE, FILE.LANG)
     resume: bool = False
     progress: bool = True
     # VideoBERT (--arch videobert): captioned visual-token JSONL instead of a text corpus

@@ -2,7 +2,8 @@
 
 - mlm: streams of one language's text (RoBERTa's FULL-SENTENCES windows, no NSP), every token with its language id;
 - clm: the same streams, next-token loss, with the causal XLM configuration;
-- tlm: a parallel pair concatenated, masked in both halves, positions restarting at the second sentence;
+- tlm: a parallel pair concatenated, masked in both halves, positions restarting at the second sentence (--parallel
+  takes one or more SRC TGT file pairs, e.g. en-de and en-ko, each pair with its own two language ids);
 - mlm+tlm: the MLM streams and the TLM pairs in one shuffled dataset, so batches mix both.
 
 The model is models/xlm.py's preset (a language table of n_langs = len(langs)), trained by the one Trainer and saved
@@ -114,8 +115,10 @@ def check_xlm_spec(spec) -> tuple[str, list[str]]:
     if len(set(langs)) != len(langs):
         raise InputError(f"--langs names a language twice: {','.join(langs)}")
     tlm = "tlm" in objective
-    if tlm and len(spec.parallel or []) != 2:
-        raise InputError(f"--objective {objective} needs --parallel SRC TGT (two aligned files)")
+    n_par = len(spec.parallel or [])
+    if tlm and (n_par < 2 or n_par % 2):
+        raise InputError(f"--objective {objective} needs --parallel SRC TGT [SRC TGT ...] (aligned files in pairs), "
+                         f"got {n_par} file{'' if n_par == 1 else 's'}")
     if not tlm and spec.parallel:
         raise InputError(f"--parallel is TLM's data; --objective {objective} does not use it")
     if objective != "tlm" and not spec.corpus:
@@ -139,14 +142,16 @@ def pretrain_xlm(spec) -> dict[str, Any]:
     corpus = _corpus_langs(spec, langs) if spec.corpus else []
     eval_files = _corpus_langs(type(spec)(**{**spec.__dict__, "corpus": spec.eval_corpus}), langs) \
         if spec.eval_corpus else []
-    pairs = [lang_file(f, langs, "--parallel") for f in spec.parallel or []]
-    if pairs and pairs[0][0] == pairs[1][0]:
-        raise InputError(f"--parallel files are both {pairs[0][0]!r}; TLM pairs two languages")
+    files = [lang_file(f, langs, "--parallel") for f in spec.parallel or []]
+    pairs = list(zip(files[0::2], files[1::2]))  # ((src_lang, src_path), (tgt_lang, tgt_path)) per pair
+    for (sl, sp), (tl, tp) in pairs:
+        if sl == tl:
+            raise InputError(f"--parallel {sp} {tp}: both files are {sl!r}; TLM pairs two languages")
     if spec.init and Path(spec.init).resolve() == Path(spec.out).resolve():
         raise InputError(f"--out {spec.out} is the --init checkpoint; write to another folder so the starting "
                          f"model is kept")
     check_languages(spec.tokenizer, langs)
-    texts = read_parallel(pairs[0][1], pairs[1][1]) if pairs else None
+    texts = [read_parallel(src[1], tgt[1]) for src, tgt in pairs]  # every file checked before any work
     torch.manual_seed(spec.seed)
     tok = Tokenizer.from_pretrained(spec.tokenizer)
     vocab = None if causal else masking_vocab(tok)
@@ -169,9 +174,8 @@ def pretrain_xlm(spec) -> dict[str, Any]:
     eval_data = Concat(streams(eval_files, "eval")) if eval_files else None
     if info.is_main:
         barrier(info)
-    if texts is not None:
-        (sl, _), (tl, _) = pairs
-        parts.append(ParallelPairs(_encode(tok, texts[0], spec.progress), _encode(tok, texts[1], spec.progress),
+    for ((sl, _), (tl, _)), (src_lines, tgt_lines) in zip(pairs, texts):
+        parts.append(ParallelPairs(_encode(tok, src_lines, spec.progress), _encode(tok, tgt_lines, spec.progress),
                                    ids[sl], ids[tl], specials.prefix, specials.suffix, spec.max_length))
     train = Concat(parts)
     if not len(train):
