@@ -80,6 +80,12 @@ def test_translate_test_with_the_original_as_translation_equals_zero_shot(tiny, 
     assert m["languages"]["en"]["accuracy"] == pytest.approx(zs["accuracy"])
     assert m["languages"]["xx"]["inputs"] == "translated xx->en"
     assert m["translations"]["xx"] == {"source": "file", "file": str(test), "rows": 24}
+    # the zero-shot run's model as the classifier: nothing is fine-tuned, the same scores
+    m = evaluate_xnli("translate-test", train, {"xx": other}, translated={"xx": test}, train_lang="en",
+                      classifier=zero_shot[1] / "zs" / "model-en", out=tmp_path / "tt2", **FT)
+    assert m["models"] == {"en": {"path": str(zero_shot[1] / "zs" / "model-en"), "reused": True}}
+    assert m["languages"]["xx"]["accuracy"] == pytest.approx(zs["accuracy"])
+    assert not list((tmp_path / "tt2").glob("model-*"))
 
 
 def test_translate_train_and_train_all(tiny, files, zero_shot, tmp_path):

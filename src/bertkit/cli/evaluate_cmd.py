@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folders from bertkit train-translation in the needed direction (translate-test LANG -> "
                         "train-lang, else train-lang -> LANG); several, comma separated, pivot in that order")
     x.add_argument("--model", default=None, help="checkpoint to fine-tune (default: bundled all-MiniLM-L6-v2)")
+    x.add_argument("--classifier", default=None, help="an NLI model already fine-tuned on --train (e.g. OUT/model-LANG "
+                                                      "of a zero-shot run): used instead of fine-tuning one")
     x.add_argument("--out", required=True)
     x.add_argument("--epochs", type=positive_float, default=2.0)
     x.add_argument("--lr", type=positive_float, default=None, help="default: fine-tuning's 5e-5")
@@ -124,7 +126,8 @@ def run_xnli(args: argparse.Namespace) -> int:
     translators = {k: v.split(",") for k, v in _pairs(args.translator, "--translator").items()}
     m = evaluate_xnli(args.protocol, train=args.train, train_lang=args.train_lang,
                       evals=_pairs(args.eval, "--eval"), translated=_pairs(args.translated, "--translated"),
-                      translators=translators, model=args.model, out=args.out, epochs=args.epochs, lr=args.lr,
+                      translators=translators, model=args.model, classifier=args.classifier,
+                      out=args.out, epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
                       precision=args.precision, beams=args.beams, progress=not args.no_progress)
     print(json.dumps(m, indent=1, ensure_ascii=False) if args.json else format_table(m))

@@ -179,7 +179,8 @@ def _lang_map(items: dict[str, Any] | None, what: str) -> dict[str, Any]:
 def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path], *, train_lang: str = "en",
                   translated: dict[str, str | Path] | None = None,
                   translators: dict[str, str | Path | Sequence[str | Path]] | None = None,
-                  model: str | Path | None = None, out: str | Path | None = None, epochs: float = 2,
+                  model: str | Path | None = None, classifier: str | Path | None = None,
+                  out: str | Path | None = None, epochs: float = 2,
                   lr: float | None = None, batch_size: int = 32, max_length: int = 128, seed: int = 0,
                   precision: str = "auto", beams: int | None = 1, translate_batch_size: int = 32,
                   progress: bool = True) -> dict[str, Any]:
@@ -191,7 +192,10 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     set into that language). translators: language -> Translator folder (or a list: a pivot chain) in the needed
     direction (translate-test LANG->train_lang, translate-train train_lang->LANG); translated files win per
     language, one of the two is needed for every eval language other than train_lang. model: the checkpoint to
-    fine-tune (None: the bundled MiniLM). beams: beam width for translators (1: greedy; None: each model's).
+    fine-tune (None: the bundled MiniLM). classifier: an NLI model already fine-tuned on `train` (a folder from
+    a run of this function, `bertkit finetune pair` or Predictor.save) to use as the training-language model
+    instead of fine-tuning one (zero-shot, translate-test, translate-train; its labels must cover the eval
+    sets'). beams: beam width for translators (1: greedy; None: each model's).
     Translations made here are written to OUT/translations/ and the fine-tuned models to OUT/model-LANG."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown XNLI protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
@@ -240,8 +244,25 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
 
     from bertkit.hub.default import resolve_model_path
 
+    reused = None
+    if classifier is not None:
+        if protocol == "translate-train-all":
+            raise InputError("translate-train-all fine-tunes one model on the union; it takes no classifier")
+        from bertkit.tasks.predictor import Predictor
+
+        try:
+            reused = Predictor.load(classifier)
+        except CheckpointError as e:
+            raise InputError(f"classifier {classifier}: {e}") from None
+        if reused.task != "pair" or not set(train_set.labels) <= set(reused.labels or []):
+            raise InputError(f"classifier {classifier} is a {reused.task} model with labels "
+                             f"{', '.join(reused.labels or [])}; expected an NLI pair model with "
+                             f"{', '.join(sorted(set(train_set.labels)))}")
+        if model is None:  # translate-train's other models start where the classifier did
+            model = reused.settings.get("base_model")
     model_dir = resolve_model_path(model)
-    if not Path(model_dir).is_dir():  # fail here, not after translating
+    fine_tunes = reused is None or (protocol == "translate-train" and bool(others))
+    if fine_tunes and not Path(model_dir).is_dir():  # fail here, not after translating
         raise InputError(f"model {model}: no such checkpoint folder")
     import tempfile
 
@@ -268,9 +289,9 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     def fit(name: str, data: NLISet):
         from bertkit.tasks.finetune import finetune
 
-        # finetune reads the rows read_xnli checked, as a plain TSV with the XNLI header
+        # finetune reads the rows read_xnli checked, as a plain TSV with the XNLI header (a copy unless written here)
         path = data.path if data.path.parent == out_dir / "translations" else \
-            write_xnli(data, out_dir / "translations" / f"train.{name}.tsv")
+            write_xnli(data, out_dir / "data" / f"train.{name}.tsv")
         folder = out_dir / f"model-{name}"
         pred = finetune("pair", train=path, out=folder, text_col=HEADER[0], text2_col=HEADER[1],
                         label_col=HEADER[2], **ft)
@@ -286,19 +307,7 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
         results[lang] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": len(data),
                          "model": model_name, "inputs": inputs, "file": str(data.path)}
 
-    if protocol in ("zero-shot", "translate-test") or train_lang in sets:
-        base = fit(train_lang, train_set)
-        for lang, s in sets.items():
-            if lang == train_lang or protocol == "zero-shot":
-                score(base, lang, s, train_lang, "original")
-            elif protocol == "translate-test":
-                tr = translation_of(lang, s, f"test.{lang}-{train_lang}.tsv")
-                score(base, lang, tr, train_lang, f"translated {lang}->{train_lang}")
-        if protocol == "translate-train":
-            for lang in others:
-                tr = translation_of(lang, train_set, f"train.{train_lang}-{lang}.tsv")
-                score(fit(lang, tr), lang, sets[lang], lang, "original")
-    else:  # translate-train-all: the training set and all its translations, one model
+    if protocol == "translate-train-all":  # the training set and all its translations, one model
         parts = [train_set] + [translation_of(lang, train_set, f"train.{train_lang}-{lang}.tsv") for lang in others]
         union = NLISet(out_dir / "translations" / "train.all.tsv", [p for s in parts for p in s.premises],
                        [h for s in parts for h in s.hypotheses], [y for s in parts for y in s.labels])
@@ -306,6 +315,22 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
         pred = fit("all", union)
         for lang, s in sets.items():
             score(pred, lang, s, "all", "original")
+    else:
+        if protocol != "translate-train" or train_lang in sets:  # translate-train needs it for train_lang only
+            if reused is not None:
+                base = reused
+                models[train_lang] = {"path": str(classifier), "reused": True}
+            else:
+                base = fit(train_lang, train_set)
+        for lang, s in sets.items():
+            if lang == train_lang or protocol == "zero-shot":
+                score(base, lang, s, train_lang, "original")
+            elif protocol == "translate-test":
+                tr = translation_of(lang, s, f"test.{lang}-{train_lang}.tsv")
+                score(base, lang, tr, train_lang, f"translated {lang}->{train_lang}")
+            else:  # translate-train: a model on the training set in this language
+                tr = translation_of(lang, train_set, f"train.{train_lang}-{lang}.tsv")
+                score(fit(lang, tr), lang, s, lang, "original")
 
     metrics = {"protocol": protocol, "model": str(model_dir),
                "train": str(train), "train_lang": train_lang, "train_rows": len(train_set),
