@@ -48,7 +48,7 @@ def read_sst2(path: Path) -> tuple[list[str], list[str]]:
     from bertkit.tasks.files import read_task_file  # the reader `bertkit finetune classify` uses
 
     data = read_task_file("classify", path)[0]
-    return [str(t) for t in data.inputs], [str(y) for y in data.labels]
+    return [str(t) for t in data.inputs], [str(y) for y in data.gold]
 
 
 def write_tsv(path: Path, texts: list[str], labels: list[str]) -> None:
@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--train-rows", type=int, default=20000, help="English SST-2 rows to fine-tune on")
+    ap.add_argument("--ft-lr", type=float, default=5e-4, help="fine-tuning peak learning rate")
+    ap.add_argument("--ft-epochs", type=float, default=1.0)
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,7 @@ def main() -> None:
     results["_run"] = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "size": args.size,
                        "steps": args.steps, "batch_size": args.batch_size, "vocab_size": args.vocab_size,
                        "pretraining_lines": len(english), "train_rows": min(args.train_rows, len(tr_x)),
+                       "ft_lr": args.ft_lr, "ft_epochs": args.ft_epochs,
                        "dev_rows": len(dev_x)}
 
     for name in names:
@@ -128,7 +131,7 @@ def main() -> None:
                     "--precision", "fp32", "--log-every", "100", "--no-progress", "--out", str(folder / "pretrained"))
         if not (folder / "classifier" / "metrics.json").is_file():
             bertkit("finetune", "classify", "--model", str(folder / "pretrained"), "--train", str(train), "--dev",
-                    str(dev_en), "--epochs", "1", "--max-length", "64", "--batch-size", "32", "--lr", "1e-4",
+                    str(dev_en), "--epochs", str(args.ft_epochs), "--max-length", "64", "--batch-size", "32", "--lr", str(args.ft_lr),
                     "--quiet", "--out", str(folder / "classifier"))
         seconds = time.perf_counter() - t0
 
