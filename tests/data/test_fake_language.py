@@ -27,9 +27,8 @@ def test_shared_fraction_is_per_word_type_and_deterministic():
         assert abs(sum(kept) / len(words) - f) < 0.03
         assert FakeLanguage(shared=f)(" ".join(words)) == lang(" ".join(words))  # same choice in every run
     lang = FakeLanguage(shared=0.5)
-    assert len({lang(f"the {w} and the {w}").split()[1] for w in ["x"] * 3}) == 1
     s = lang("the film is the best film")
-    assert s.split()[0] == s.split()[3] and s.split()[2 - 1] == s.split()[5]  # a type is shared or not, everywhere
+    assert s.split()[0] == s.split()[3] and s.split()[1] == s.split()[5]  # a type is shared or not, everywhere
 
 
 def test_reversed_order_and_errors():
