@@ -13,7 +13,9 @@ metrics.json, so a later run with other --systems adds to the table instead of r
 - distilbert: 3 blocks (0, 2, 4) of the teacher, soft targets + hard labels; tinybert: 4 layers of width 312
   (layer map 0,2,3,5,6), intermediate layers then prediction layer on train + augmented rows; bilstm: Tang et
   al.'s BiLSTM with their augmentation (POS tagger trained on conll2003/train.txt); each *_labels row is the same
-  student trained on the gold labels only;
+  student trained on the gold labels only, inheriting nothing from the teacher: distilbert_labels starts from
+  blocks 0, 2, 4 of the bundled MiniLM as shipped (the teacher before its fine-tuning, a fresh head), the
+  tinybert and bilstm twins from the same random initialisation as their distilled students;
 - speed: every folder loaded with bertkit.Predictor, the 1,000 dev sentences predicted at one batch size and one
   precision (tokenisation included), median of --rounds.
 Dev accuracy is on sst2/dev_from_train.tsv. Results go to OUT/results.json as each step finishes.
@@ -34,7 +36,7 @@ STUDENTS = ("distilbert", "distilbert_labels", "tinybert", "tinybert_labels", "b
 ALL = ("teacher", "mlm", "augment", *STUDENTS, "speed")
 LABELS = {"teacher": "teacher (MiniLM-L6, fine-tuned)", "distilbert": "DistilBERT-style student (3 layers)",
           "tinybert": "TinyBERT-style student (4 layers, width 312)", "bilstm": "BiLSTM student",
-          "distilbert_labels": "  the same 3 layers, labels only", "tinybert_labels": "  the same TinyBERT, labels only",
+          "distilbert_labels": "  3 layers of the pretrained MiniLM, labels only", "tinybert_labels": "  the same TinyBERT, labels only",
           "bilstm_labels": "  the same BiLSTM, labels only"}
 
 
@@ -164,9 +166,13 @@ def main() -> None:
     common = ["--teacher", str(teacher), "--train", str(train), "--dev", str(dev), "--max-length", L, "--quiet",
               *budget]
     ep = str(args.epochs)
+    import bertkit as bk
+
+    pretrained = bk.default_model_path()  # the teacher before fine-tuning
     recipes = {
         "distilbert": ["--method", "distilbert", "--layers", "0,2,4", "--epochs", ep],
-        "distilbert_labels": ["--method", "labels", "--twin-of", "distilbert", "--layers", "0,2,4", "--epochs", ep],
+        "distilbert_labels": ["--method", "labels", "--twin-of", "distilbert", "--layers", "0,2,4", "--student-init",
+                              str(pretrained), "--epochs", ep],
         "tinybert": ["--method", "tinybert", "--student-layers", "4", "--hidden", "312", "--ffn", "1200",
                      "--augmented", str(augmented), "--intermediate-epochs", ep, "--prediction-epochs", ep],
         "tinybert_labels": ["--method", "labels", "--twin-of", "tinybert", "--student-layers", "4", "--hidden", "312",

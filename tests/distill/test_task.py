@@ -243,3 +243,29 @@ def test_errors_are_one_line_and_come_first(data, tmp_path, minilm_path, capsys)
     assert rc == 2 and "give --corpus FILES (general distillation) or --train FILE" in capsys.readouterr().err
     rc = main(["distill", "--train", str(data.train), "-o", str(tmp_path / "o7")])
     assert rc == 2 and "task distillation needs --teacher" in capsys.readouterr().err
+
+
+def test_a_distilbert_twin_from_student_init_inherits_nothing_from_the_teacher(data, tmp_path, minilm_path):
+    """student_init for a DistilBERT-shaped student: blocks `layers` and the embeddings of that pretrained
+    folder, a fresh classifier head, the teacher's labels; none of the fine-tuned teacher's weights."""
+    pre = save_tiny(tmp_path / "pre", minilm_path, seed=3, num_layers=6, intermediate_size=37)
+    teacher, _, _ = load_classifier(data.teacher)
+    tok = bertkit.Tokenizer.from_pretrained(data.teacher)
+    init = bertkit.from_pretrained(pre)
+    student = build_student("distilbert", teacher, tok, layers=[0, 2, 4], student_init=pre)
+    assert student.config.num_layers == 3 and student.config.num_labels == 2
+    assert student.config.id2label == teacher.config.id2label
+    s, p, t = student.state_dict(), init.state_dict(), teacher.state_dict()
+    blocks = "backbone.encoder.blocks."
+    for key, w in s.items():
+        if key.startswith(blocks):
+            i, rest = key[len(blocks):].split(".", 1)
+            src = f"{blocks}{[0, 2, 4][int(i)]}.{rest}"
+            assert torch.equal(w, p[src]), key
+        elif key.startswith("backbone."):  # embeddings, pooler
+            assert torch.equal(w, p[key]), key
+        if w.dim() == 2:  # every matrix, the fresh classifier head's too, differs from the teacher's
+            assert not torch.equal(w, t[key]), key
+    assert any(not k.startswith("backbone.") for k in s)
+    with pytest.raises(InputError, match=r"^student_init folder not found: .*nowhere$"):
+        build_student("distilbert", teacher, tok, student_init=tmp_path / "nowhere")

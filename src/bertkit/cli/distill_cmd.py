@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--ffn", type=positive_int, default=1200, help="tinybert: feed-forward size (default 1200)")
     st.add_argument("--student-init", default=None,
                     help="task tinybert / labels: start from this encoder (e.g. from `bertkit distill --method "
-                         "tinybert --corpus`) instead of a random TinyBERT")
+                         "tinybert --corpus`) instead of a random TinyBERT; distilbert / labels --twin-of "
+                         "distilbert: take --layers from this pretrained model (a fresh head) instead of the "
+                         "fine-tuned teacher")
     st.add_argument("--twin-of", default="distilbert", choices=["distilbert", "tinybert"],
                     help="labels: the student architecture and initialisation to copy (default distilbert)")
     bl = p.add_argument_group("bilstm (Tang et al. 2019; --method bilstm --train ...)")

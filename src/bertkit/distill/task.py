@@ -3,7 +3,8 @@
     student = distill_task("teacher/", "train.tsv", "student/", method="distilbert", dev="dev.tsv")
 
 teacher: a folder written by `bertkit finetune classify` (or pair). Methods:
-  distilbert  student = every other teacher layer (distilbert_student, the classifier head copied), trained on
+  distilbert  student = every other teacher layer (distilbert_student, the classifier head copied; or those
+              layers of `student_init`, e.g. the teacher's pretrained checkpoint, with a fresh head), trained on
               L = alpha * soft_target_kl(z_s, z_t, T) + (1 - alpha) * CE(z_s, y)      (LogitKDObjective)
   tinybert    student = a random TinyBERT (tinybert_student) or `student_init` (e.g. a general-distilled
               TinyBERT from `bertkit distill --method tinybert --corpus`), trained in two stages:
@@ -104,20 +105,18 @@ def _features(tok: Any, texts: list, pairs: Any, targets: list[int], max_length:
 def build_student(kind: str, teacher: Model, tok: Any, *, layers: Any = None, student_init: Any = None,
                   student_layers: int = 4, hidden: int = 312, heads: int | None = None, ffn: int = 1200,
                   seed: int = 0) -> Model:
-    """The classification student of `kind`: "distilbert" (teacher blocks `layers`, default every other one,
-    with the teacher's embeddings and classifier head) or "tinybert" (`student_init`'s encoder with a fresh
-    head, else a random tinybert_student of the teacher, `heads` default the teacher's)."""
+    """The classification student of `kind`: "distilbert" (blocks `layers`, default every other one, with the
+    embeddings, of the teacher and its classifier head, or of `student_init` with a fresh head) or "tinybert"
+    (`student_init`'s encoder with a fresh head, else a random tinybert_student of the teacher, `heads` default
+    the teacher's)."""
     from bertkit.distill.students import distilbert_student, tinybert_student
     from bertkit.hub import from_pretrained
     from bertkit.objectives.distill import check_vocabularies
 
     torch.manual_seed(seed)
     cfg = teacher.config
-    if kind == "distilbert":
-        if student_init is not None:
-            raise InputError("student_init is for TinyBERT students; a DistilBERT student copies teacher layers")
-        student = distilbert_student(teacher, layers, tokenizer=tok)
-    elif student_init is not None:
+    init = None
+    if student_init is not None:
         from bertkit.tokenizers import Tokenizer
 
         if not Path(student_init).is_dir():
@@ -126,9 +125,15 @@ def build_student(kind: str, teacher: Model, tok: Any, *, layers: Any = None, st
             check_vocabularies(len(Tokenizer.from_pretrained(student_init)), cfg.vocab_size)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*newly initialised.*")
-            student = from_pretrained(student_init, task="classification", num_labels=cfg.num_labels,
-                                      id2label=cfg.id2label)
-        check_vocabularies(student.config.vocab_size, cfg.vocab_size)
+            init = from_pretrained(student_init, task="classification", num_labels=cfg.num_labels,
+                                   id2label=cfg.id2label)
+        check_vocabularies(init.config.vocab_size, cfg.vocab_size)
+    if kind == "distilbert":
+        # blocks `layers` of the teacher, or of `student_init` (its embeddings too, with a fresh head): a
+        # no-teacher twin that inherits nothing the teacher learnt
+        student = distilbert_student(teacher if init is None else init, layers, tokenizer=tok)
+    elif init is not None:
+        student = init
     else:
         student = tinybert_student(teacher, layers=student_layers, hidden=hidden,
                                    heads=cfg.num_heads if heads is None else heads, ffn=ffn, task="classification",
