@@ -111,6 +111,8 @@ def main() -> None:
     ap.add_argument("--bilstm-epochs", type=float, default=3.0)
     ap.add_argument("--bilstm-n-iter", type=int, default=2,
                     help="Tang augmentation copies per training row (the paper's 20 makes 1.3M rows for the teacher)")
+    ap.add_argument("--bilstm-alpha", type=float, default=0.0,
+                    help="the BiLSTM's weight on cross entropy with the gold labels (Tang et al.: 0, logits MSE only)")
     ap.add_argument("--time-budget-min", type=float, default=None, help="cap on each student's training")
     ap.add_argument("--batch-size", type=int, default=32, help="speed: the batch size of every model")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="speed: one precision for all")
@@ -178,7 +180,7 @@ def main() -> None:
         "tinybert_labels": ["--method", "labels", "--twin-of", "tinybert", "--student-layers", "4", "--hidden", "312",
                             "--ffn", "1200", "--epochs", ep],
         "bilstm": ["--method", "bilstm", "--tagger", str(out / "pos_tagger.json"), "--epochs",
-                   str(args.bilstm_epochs), "--n-iter", str(args.bilstm_n_iter)],
+                   str(args.bilstm_epochs), "--n-iter", str(args.bilstm_n_iter), "--alpha", str(args.bilstm_alpha)],
         "bilstm_labels": ["--method", "bilstm", "--labels-only", "--epochs", str(args.bilstm_epochs)],
     }
     for name in STUDENTS:

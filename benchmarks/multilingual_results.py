@@ -131,6 +131,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=70)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="training precision of both arms (auto: bf16 where the CPU multiplies it natively)")
     ap.add_argument("--enko-repeat", type=int, default=1,
                     help="repeat the 3.7k en-ko pairs (and so their monolingual sides) this many times, for both "
                          "models: 3 gives the en-ko pairs about the share alpha = 0.5 sampling of the two pairs would")
@@ -156,7 +158,7 @@ def main() -> None:
         out = a.out / arm.replace("+", "_")
         spec = PretrainSpec(arch="xlm", objective=arm, langs=LANGS, tokenizer=a.out / "tokenizer", corpus=corpus,
                             parallel=parallel if "tlm" in arm else None, size=str(size), max_length=a.max_length,
-                            steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, precision="fp32",
+                            steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, precision=a.precision,
                             seed=a.seed, out=out, log_every=50, progress=not a.no_progress)
         t = time.time()
         metrics = pretrain(spec)
