@@ -67,7 +67,8 @@ def split_german(data: Path, out: Path, n_train: int, seed: int) -> tuple[Path, 
     return paths[0], paths[1]
 
 
-def train_translators(data: Path, out: Path, minutes: float, threads: int) -> dict[str, dict]:
+def train_translators(data: Path, out: Path, minutes: float, threads: int,
+                       precision: str = "fp32") -> dict[str, dict]:
     """Train (or reuse) the four pivot translators; returns their results.json reports by name."""
     from bertkit.translation import TranslationSpec, train_translation
 
@@ -91,7 +92,7 @@ def train_translators(data: Path, out: Path, minutes: float, threads: int) -> di
         torch.set_num_threads(threads)
         rep = train_translation(TranslationSpec(
             src=s, tgt=t, out=folder, val_src=vs, val_tgt=vt, source_lang=src, target_lang=tgt, vocab_size=8000,
-            time_budget_min=minutes, epochs=30, warmup=500, lr=0.4, beams=1, precision="fp32", progress=False))
+            time_budget_min=minutes, epochs=30, warmup=500, lr=0.4, beams=1, precision=precision, progress=False))
         print(f"translator {name}: {len(keep)} pairs, {rep['steps']} steps ({rep['epochs']} epochs), best val BLEU "
               f"(greedy, {n_val} lines of {val_stem}) {rep['best_val_bleu']}, {time.perf_counter() - t0:.0f} s")
         reports[name] = rep
@@ -113,6 +114,9 @@ def main() -> int:
     p.add_argument("--train-rows", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--translator-minutes", type=float, default=3.5)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                   help="training precision of the translators and classifiers (auto: bf16 where the CPU multiplies "
+                        "it natively)")
     p.add_argument("--epochs", type=float, default=2)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -125,7 +129,7 @@ def main() -> int:
     t0 = time.perf_counter()
     de_train, de_test = split_german(args.data, args.out, args.train_rows, args.seed)
     ko = args.data / "xnli" / "xnli.dev.ko.tsv"
-    translators = train_translators(args.data, args.out, args.translator_minutes, args.threads)
+    translators = train_translators(args.data, args.out, args.translator_minutes, args.threads, args.precision)
     print(f"translators ready after {time.perf_counter() - t0:.0f} s")
     if args.stage == "translators":
         return 0
@@ -147,7 +151,7 @@ def main() -> int:
             protocol, train=de_train, train_lang="de", evals={"de": de_test, "ko": ko}, translated=given,
             translators={"ko": [translator_dir(args.out, n) for n in chain]} if chain and not given else None,
             classifier=zs_model if reuse else None, out=args.out / protocol, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed, precision="fp32", translate_batch_size=64, progress=False)
+            batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed, precision=args.precision, translate_batch_size=64, progress=False)
         m["wall_s"] = round(time.perf_counter() - t1, 1)
         results[protocol] = m
         print(f"{protocol}: " + ", ".join(f"{lang} {r['accuracy']:.4f} (n={r['n']})"
