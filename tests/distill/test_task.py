@@ -146,6 +146,9 @@ def test_task_distillation_lowers_the_loss_and_saves_a_folder_with_the_same_logi
     assert report["student_parameters"] < report["teacher_parameters"]
     assert 0.0 <= report["dev_accuracy"] <= 1.0 and report["dev_examples"] == 16
     assert report["augmented_examples"] == (0 if method == "labels" else 9)
+    # only a labels-only run is anyone's twin; the resume fingerprint says the same
+    run = json.loads((out / "training" / "run.json").read_text())
+    assert report["twin_of"] == run["twin_of"] == ("distilbert" if method == "labels" else None)
 
     loaded = Predictor.load(out)
     assert loaded.labels == ["neg", "pos"]
