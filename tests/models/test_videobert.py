@@ -159,13 +159,15 @@ def test_loss_is_the_weighted_sum_of_its_parts(tok, layout):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tok_dir):
-    """A tiny VideoBERT trained 400 steps on the synthetic corpus (about 5 s on one thread)."""
+    """A tiny VideoBERT trained 800 steps on the synthetic corpus (about 10 s on one thread). Trained to
+    convergence on purpose: 400 steps at lr 1e-2 stopped mid-way, where the figures below depended on the CPU's
+    kernels (AVX2 EPYC passed, an AMX Xeon reached 5 of 16 zero-shot and 4 of 8 next-token hits)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("vbrun")
     try:
         metrics = pretrain_videobert(corpus(128, 0), out=out, visual_vocab=V, tokenizer=tok_dir, size=TINY,
-                                     steps=400, batch_size=16, lr=1e-2, warmup=20, max_length=16, log_every=50,
+                                     steps=800, batch_size=16, lr=3e-3, warmup=20, max_length=16, log_every=50,
                                      progress=False, precision="fp32", seed=0)
     finally:
         torch.set_num_threads(n)
@@ -192,11 +194,11 @@ def test_training_learns_alignment_and_retrieval(trained):
 
 def test_zero_shot_classification_and_next_visual_token(trained):
     _, _, model, layout, tok = trained
-    test = corpus(16, 2)
+    test = corpus(128, 2)
     pred, scores = classify_captions(model, layout, tok, [e["visual_tokens"] for e in test],
                                      [f"the {w}" for w in WORDS])
-    assert scores.shape == (16, 8)
-    acc = sum(p == j % 8 for j, p in enumerate(pred)) / 16
+    assert scores.shape == (128, 8)
+    acc = sum(p == j % 8 for j, p in enumerate(pred)) / 128
     assert acc >= 0.375, pred                              # chance 1/8
     hits = 0
     for i, w in enumerate(WORDS):
