@@ -114,6 +114,7 @@ def main() -> int:
     p.add_argument("--train-rows", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--translator-minutes", type=float, default=3.5)
+    p.add_argument("--model", default=None, help="the encoder to fine-tune (default: the bundled MiniLM)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                    help="training precision of the translators and classifiers (auto: bf16 where the CPU multiplies "
                         "it natively)")
@@ -150,7 +151,7 @@ def main() -> int:
         m = evaluate_xnli(
             protocol, train=de_train, train_lang="de", evals={"de": de_test, "ko": ko}, translated=given,
             translators={"ko": [translator_dir(args.out, n) for n in chain]} if chain and not given else None,
-            classifier=zs_model if reuse else None, out=args.out / protocol, epochs=args.epochs,
+            classifier=zs_model if reuse else None, model=args.model, out=args.out / protocol, epochs=args.epochs,
             batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed, precision=args.precision, translate_batch_size=64, progress=False)
         m["wall_s"] = round(time.perf_counter() - t1, 1)
         results[protocol] = m
