@@ -152,7 +152,8 @@ def main() -> int:
             protocol, train=de_train, train_lang="de", evals={"de": de_test, "ko": ko}, translated=given,
             translators={"ko": [translator_dir(args.out, n) for n in chain]} if chain and not given else None,
             classifier=zs_model if reuse else None, model=args.model, out=args.out / protocol, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed, precision=args.precision, translate_batch_size=64, progress=False)
+            batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed,
+            precision=args.precision, translate_batch_size=64, progress=False)
         m["wall_s"] = round(time.perf_counter() - t1, 1)
         results[protocol] = m
         print(f"{protocol}: " + ", ".join(f"{lang} {r['accuracy']:.4f} (n={r['n']})"

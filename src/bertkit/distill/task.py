@@ -209,6 +209,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
     if twin_of not in TWINS:
         raise InputError(f"twin_of must be one of {', '.join(TWINS)}, got {twin_of!r}")
     kind = twin_of if method == "labels" else method
+    twin = twin_of if method == "labels" else None  # only a labels-only run is anyone's twin
     if augmented is not None and method == "labels":
         raise InputError("augmented rows have no gold labels to train the labels baseline on; they are for the "
                          "teacher-based methods (distilbert, tinybert)")
@@ -254,7 +255,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
     train_dir = out / "training"
     run = _fingerprint(train=train, dev=dev, model=t_path, augmented=str(augmented), aug_sha=_fingerprint(
         train=augmented, dev=None, model=t_path)["train_sha256"], method=method,
-        twin_of=twin_of if method == "labels" else None,
+        twin_of=twin,
         layers=layers, student_init=str(student_init), student_layers=student_layers, hidden=hidden, heads=heads,
         ffn=ffn, alpha=alpha, temperature=T, epochs=epochs, intermediate_epochs=intermediate_epochs,
         prediction_epochs=prediction_epochs, steps=steps, intermediate_steps=intermediate_steps,
@@ -323,7 +324,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
     interrupted = _stopped(fits[-1][1])
     pred = Predictor(task, student, tok, settings)
     report: dict[str, Any] = {
-        "method": method, "twin_of": twin_of if method == "labels" else None, "teacher": str(t_path),
+        "method": method, "twin_of": twin, "teacher": str(t_path),
         "student_init": None if student_init is None else str(student_init), "task": task, "labels": labels,
         "train": str(train), "train_examples": len(tr.inputs), "train_skipped": tr.skipped,
         "augmented": None if augmented is None else str(augmented), "augmented_examples": n_aug,
