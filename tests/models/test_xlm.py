@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import bertkit
-from bertkit.errors import CheckpointError, InputError
+from bertkit.errors import BertkitWarning, CheckpointError, InputError
 from bertkit.models.config import ModelConfig
 from bertkit.models.model import Model
 from tests.hf_tiny import V
@@ -140,7 +140,7 @@ def test_sinusoidal_table_is_transformers_and_fixed(tmp_path):
 def test_saved_folder_reloads_in_transformers_identically(tmp_path, head):
     import transformers as T
 
-    _make(tmp_path / "src", head, sinusoidal_embeddings=True, summary_type="last")
+    _make(tmp_path / "src", head, sinusoidal_embeddings=True, summary_type="last", start_n_top=3)
     ours = bertkit.from_pretrained(tmp_path / "src")
     with torch.no_grad():  # trained-looking weights: the round trip must carry every one of them
         for p in ours.parameters():
@@ -150,7 +150,8 @@ def test_saved_folder_reloads_in_transformers_identically(tmp_path, head):
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["architectures"] == ["XLMWithLMHeadModel" if head else "XLMModel"]
     assert saved["lang2id"] == LANGS["lang2id"] and saved["id2lang"] == {"0": "en", "1": "fr", "2": "de"}
-    assert saved["summary_type"] == "last" and saved["n_langs"] == N_LANGS and saved["use_lang_emb"] is True
+    assert saved["start_n_top"] == 3 and saved["n_langs"] == N_LANGS and saved["use_lang_emb"] is True
+    assert saved["summary_type"] == "first"  # the summary bertkit's classification head is, whatever the task
     assert saved["emb_dim"] == 32 and saved["sinusoidal_embeddings"] is True and saved["asm"] is False
     back = getattr(T, saved["architectures"][0]).from_pretrained(tmp_path / "out").eval()
     assert back.config.lang2id == LANGS["lang2id"] and back.config.n_langs == N_LANGS
@@ -242,3 +243,73 @@ def test_info_names_the_architecture(tmp_path, capsys):
     assert main(["info", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "XLMWithLMHeadModel (family xlm, task mlm)" in out and "feed-forward 128" in out
+
+
+def _make_task(folder, arch, num_labels=3, **kw):
+    import transformers as T
+
+    torch.manual_seed(0)
+    ref = getattr(T, arch)(_config(num_labels=num_labels, **kw)).eval()
+    with torch.no_grad():  # non-zero biases everywhere, so a head mapped to the wrong tensor shows
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    ref.save_pretrained(folder)
+    return ref
+
+
+@pytest.mark.parametrize("arch,task", [("XLMForSequenceClassification", "classification"),
+                                       ("XLMForTokenClassification", "token_classification"),
+                                       ("XLMForQuestionAnsweringSimple", "qa")])
+@pytest.mark.parametrize("left", [False, True], ids=["right-padded", "left-padded"])
+def test_task_heads_match_transformers_and_round_trip(tmp_path, arch, task, left):
+    import transformers as T
+
+    ref = _make_task(tmp_path / "src", arch, num_labels=2 if task == "qa" else 3)  # qa_outputs is num_labels wide
+    ours = bertkit.from_pretrained(tmp_path / "src")
+    assert ours.task == task
+    ids, mask, langs = _batch(left)
+    fields = ("start_logits", "end_logits") if task == "qa" else ("logits",)
+    with torch.no_grad():
+        r, o = ref(input_ids=ids, attention_mask=mask, langs=langs), ours(ids, mask, langs=langs)
+        for f in fields:
+            torch.testing.assert_close(getattr(o, f), getattr(r, f), atol=1e-5, rtol=1e-4, msg=f)
+    bertkit.save_pretrained(ours, tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["architectures"] == [arch]
+    back = getattr(T, arch).from_pretrained(tmp_path / "out").eval()
+    with torch.no_grad():
+        b = back(input_ids=ids, attention_mask=mask, langs=langs)
+        for f in fields:
+            torch.testing.assert_close(getattr(b, f), getattr(r, f), atol=1e-5, rtol=1e-4, msg=f)
+
+
+def test_classification_from_an_lm_checkpoint_is_the_sequence_summary_transformers_builds(tmp_path):
+    """Fine-tuning starts from an XLMWithLMHeadModel folder: the new head saves as a sequence summary that
+    XLMForSequenceClassification loads and runs identically, dropout included in the config."""
+    import transformers as T
+
+    _make(tmp_path / "lm", summary_first_dropout=0.3)
+    with pytest.warns(BertkitWarning, match="newly initialised"):
+        ours = bertkit.from_pretrained(tmp_path / "lm", task="classification", num_labels=3)
+    assert ours.config.head_dropout == 0.3
+    ours.eval()
+    with torch.no_grad():
+        ours.heads.classification.out.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    bertkit.save_pretrained(ours, tmp_path / "cls")
+    back = T.XLMForSequenceClassification.from_pretrained(tmp_path / "cls").eval()
+    assert back.config.summary_first_dropout == 0.3 and back.config.num_labels == 3
+    ids, mask, langs = _batch()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids, mask, langs=langs).logits,
+                                   back(input_ids=ids, attention_mask=mask, langs=langs).logits, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("key,value", [("summary_type", "mean"), ("summary_activation", "tanh"),
+                                       ("summary_use_proj", False), ("summary_last_dropout", 0.1)])
+def test_classification_summary_bertkit_does_not_build_is_refused(tmp_path, key, value):
+    _make_task(tmp_path, "XLMForSequenceClassification")
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg[key] = value
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=key):
+        bertkit.from_pretrained(tmp_path)

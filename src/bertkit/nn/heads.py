@@ -54,7 +54,7 @@ class LinearHead(nn.Module):
 class ClassifierHead(nn.Module):
     """Sequence classification from the first token.
 
-    hidden_act None: dropout -> out on the pooled vector (BERT, ALBERT).
+    hidden_act None: dropout -> out on the pooled vector (BERT, ALBERT), or on h_0 without a pooler (XLM).
     Otherwise [dropout] -> dense -> act -> dropout -> out on h_0 (RoBERTa: tanh, ELECTRA: gelu, DistilBERT: relu).
     """
 
@@ -68,7 +68,9 @@ class ClassifierHead(nn.Module):
         self.out = nn.Linear(dim, n)
 
     def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
-        return self.from_vector(pooled if self.dense is None else x[:, 0])
+        if self.dense is None:  # the pooled vector, or h_0 for a family without a pooler (XLM's sequence summary)
+            return self.from_vector(pooled if pooled is not None else x[:, 0])
+        return self.from_vector(x[:, 0])
 
     def from_vector(self, h: torch.Tensor) -> torch.Tensor:
         """The head on one vector per text (B, C) instead of the first token: used for mean pooling."""
