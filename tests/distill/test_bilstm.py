@@ -139,6 +139,34 @@ def test_masked_max_pool_ignores_padding():
     torch.testing.assert_close(m(ids[1:, :2], mask[1:, :2]), before[1:])  # the same row unpadded
 
 
+@pytest.mark.parametrize("pair", [False, True], ids=["single", "pair"])
+def test_inference_path_equals_the_packed_bilstm(pair):
+    """Without a gradient the BiLSTM runs as two padded unidirectional calls (oneDNN's LSTM); training runs
+    nn.LSTM on a packed sequence. Same outputs, for every length from 1 to the full row, and gradients still flow
+    in training."""
+    torch.manual_seed(0)
+    m = BiLSTMClassifier(300, embedding_dim=16, hidden=12, fc=9, num_labels=3, pair=pair).eval()
+    lengths = [13, 1, 5, 12, 13, 2, 9, 7]
+    rows = [torch.randint(1, 300, (n,)).tolist() for n in lengths]
+    ids, mask = pad_ids(rows, 0)
+    ids2, mask2 = pad_ids(rows[::-1], 0)
+    kw = {"input_ids2": ids2, "attention_mask2": mask2} if pair else {}
+    packed = m(ids, mask, **kw)  # grad enabled: the packed path
+    assert packed.requires_grad
+    with torch.no_grad():
+        padded = m(ids, mask, **kw)
+    torch.testing.assert_close(padded, packed.detach(), atol=1e-6, rtol=1e-5)
+    # the backward direction really reads each row from its own end: reversing the words changes the vector
+    with torch.no_grad():
+        flipped, _ = pad_ids([r[::-1] for r in rows], 0)
+        assert not torch.allclose(m.encode(flipped, mask), m.encode(ids, mask))
+        h = m._padded_bilstm(m.embed(ids), mask.sum(1))
+        ref = m.lstm(m.embed(ids[:1, :lengths[0]]))[0]  # a full row needs no packing: nn.LSTM as it is
+    torch.testing.assert_close(h[:1], ref, atol=1e-6, rtol=1e-5)
+    packed.sum().backward()
+    assert m.lstm.weight_hh_l0_reverse.grad.abs().sum() > 0
+
+
 def test_predictor_length_sorted_batches_keep_the_input_order():
     from bertkit.distill.bilstm import BiLSTMPredictor
 

@@ -92,13 +92,34 @@ class BiLSTMClassifier(nn.Module):
         self.out = nn.Linear(fc, num_labels)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids -> (B, 2 * hidden) sentence vector."""
+        """(B, T) ids -> (B, 2 * hidden) sentence vector. Training runs the BiLSTM on a packed sequence; inference
+        (no gradient) runs `_padded_bilstm`, the same numbers on oneDNN's LSTM, which does not take packed input."""
         x = self.embed(input_ids)  # (B, T, E)
-        lengths = attention_mask.sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        lengths = attention_mask.sum(1).clamp(min=1)
+        if not torch.is_grad_enabled():
+            return masked_max(self._padded_bilstm(x, lengths), attention_mask)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         h, _ = self.lstm(packed)
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])  # (B, T, 2H)
         return masked_max(h, attention_mask)
+
+    def _padded_bilstm(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The BiLSTM's outputs (B, T, 2H) at every position < length; padded positions hold values the caller
+        masks. Right padding never reaches a real position of the forward direction, so it runs on x as it is;
+        the backward direction runs forward on each row reversed within its own length (padding stays at the
+        end) and its outputs are reversed back. Two unidirectional calls on padded tensors: PyTorch's CPU LSTM
+        takes oneDNN's fused kernel for these, while a packed sequence steps through its batch sizes."""
+        B, T, _ = x.shape
+        pos = torch.arange(T, device=x.device)
+        real = pos[None, :] < lengths[:, None]
+        rev = torch.where(real, lengths[:, None] - 1 - pos[None, :], pos[None, :])  # pads map to themselves
+        gather = rev[:, :, None].expand(B, T, x.shape[2])
+        w = self.lstm._flat_weights  # w_ih, w_hh, b_ih, b_hh, then the same four for the reverse direction
+        h0 = x.new_zeros(1, B, self.lstm.hidden_size)
+        fwd = torch.lstm(x, (h0, h0), w[:4], True, 1, 0.0, False, False, True)[0]
+        bwd = torch.lstm(x.gather(1, gather), (h0, h0), w[4:], True, 1, 0.0, False, False, True)[0]
+        bwd = bwd.gather(1, rev[:, :, None].expand(B, T, bwd.shape[2]))
+        return torch.cat([fwd, bwd], -1)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 input_ids2: torch.Tensor | None = None, attention_mask2: torch.Tensor | None = None) -> torch.Tensor:
