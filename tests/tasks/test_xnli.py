@@ -191,3 +191,34 @@ def test_python_api_errors(files, tmp_path):
     with pytest.raises(InputError, match="header but no rows"):
         (tmp_path / "h.tsv").write_text("\t".join(HEADER) + "\n")
         read_xnli(tmp_path / "h.tsv")
+
+
+def test_an_xlm_reads_every_input_with_its_language_id(files, tmp_path, minilm_path):
+    """With an XLM (language embeddings), the model trained on en rows carries lang en, each eval set is read with
+    its own language, and translate-train-all trains on the union with each row's language."""
+    import bertkit
+    from tests.conftest import save_tiny
+
+    lang2id = {"en": 0, "xx": 1}
+    xlm = save_tiny(tmp_path / "xlm", minilm_path, family="xlm", intermediate_size=128, type_vocab_size=2,
+                    pad_token_id=0, extra={"lang2id": lang2id, "id2lang": {"0": "en", "1": "xx"}})
+    _d, train, test = files
+    m = evaluate_xnli("zero-shot", train, {"en": test, "xx": test}, train_lang="en", model=xlm, out=tmp_path / "zs",
+                      seed=0, **FT)
+    assert m["language_ids"] is True
+    pred = bertkit.Predictor.load(tmp_path / "zs" / "model-en")
+    assert pred.settings["lang"] == "en"
+    t = read_xnli(test)
+    for lang in ("en", "xx"):  # the same rows, two languages: each score is the model's with that language id
+        got = [r["label"] for r in pred.predict(t.premises, t.hypotheses, lang=lang)]
+        assert m["languages"][lang]["accuracy"] == pytest.approx(sum(g == y for g, y in zip(got, t.labels)) / len(t))
+    probs = [[r["probabilities"]["entailment"] for r in pred.predict(t.premises, t.hypotheses, lang=x)]
+             for x in ("en", "xx")]
+    assert probs[0] != pytest.approx(probs[1], abs=1e-6)  # the language id reached the model
+    m = evaluate_xnli("translate-train-all", train, {"en": test, "xx": test}, translated={"xx": train},
+                      train_lang="en", model=xlm, out=tmp_path / "all", seed=0, **FT)
+    union = (tmp_path / "all" / "translations" / "train.all.tsv").read_text().splitlines()
+    assert union[0].split("\t")[-1] == "lang" and [r.split("\t")[-1] for r in union[1:]] == ["en"] * 48 + ["xx"] * 48
+    assert bertkit.Predictor.load(tmp_path / "all" / "model-all").settings["lang_col"] == "lang"
+    with pytest.raises(InputError, match="has no ko"):
+        evaluate_xnli("zero-shot", train, {"ko": test}, train_lang="en", model=xlm, out=tmp_path / "bad", **FT)

@@ -62,7 +62,8 @@ def _run_task(args: argparse.Namespace) -> int:
         out=args.out, seed=args.seed, precision=args.precision, patience=args.patience, long_docs=args.long_docs,
         max_steps=args.max_steps, doc_stride=args.doc_stride, time_budget=args.time_budget, pooling=args.pooling,
         layer_lr_decay=args.layer_lr_decay, dev_split=args.dev_split, schedule=args.schedule,
-        reduce_on_plateau=args.reduce_on_plateau, warmup=args.warmup, resume=args.resume, progress=not args.quiet)
+        reduce_on_plateau=args.reduce_on_plateau, warmup=args.warmup, resume=args.resume, lang=args.lang,
+        lang_col=args.lang_col, progress=not args.quiet)
     rep = pred.report
     if rep.get("train_skipped") or rep.get("dev_skipped"):
         print(f"skipped bad rows: train {rep['train_skipped']}, dev {rep.get('dev_skipped') or 0}")
@@ -184,6 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer-lr-decay", type=decay, default=1.0, metavar="D",
                    help="D < 1: the head learns at --lr, the last block at lr*D, each lower block D times slower "
                         "(ELECTRA uses 0.8); 1 = one rate for all")
+    p.add_argument("--lang", help="XLM models: the training rows' language (a name in the config's lang2id), "
+                                  "the language vector every token carries; predictions read it by default")
+    p.add_argument("--lang-col", metavar="COL", help="XLM models: a column giving each row's language instead")
     p.add_argument("--patience", type=positive_int, default=2, help="epochs without dev improvement before stopping")
     add_training_precision(p)
     p.add_argument("--seed", type=non_negative_int, default=0)

@@ -212,21 +212,7 @@ class TextEncoder:
 
     def lang_id(self, lang: str | int | None) -> int | None:
         """The language id of `lang` (a name in config lang2id, or an id) for an XLM model; None stays None."""
-        if lang is None:
-            return None
-        n = self.model.n_langs
-        if n is None:
-            raise InputError(f"lang= is for XLM models (language embeddings); this {self.model.config.family} "
-                             "model has none")
-        lang2id = self.model.config.extra.get("lang2id") or {}
-        if isinstance(lang, str):
-            if lang not in lang2id:
-                raise InputError(f"language {lang!r} is not one of the model's languages "
-                                 f"({', '.join(lang2id) or 'none named in config lang2id; pass an id'})")
-            lang = int(lang2id[lang])
-        if isinstance(lang, bool) or not isinstance(lang, int) or not 0 <= lang < n:
-            raise InputError(f"language id {lang!r} is outside the model's n_langs={n} languages (0..{n - 1})")
-        return lang
+        return self.model.lang_id(lang)
 
     def _workers_for(self, model: Model) -> int:
         """Batches run at once (bertkit/parallel.py): the encoder's `workers`, else one per thread in bf16/int8

@@ -168,6 +168,25 @@ class Model(nn.Module):
             return None
         return self.config.type_vocab_size or int(self.config.extra.get("n_langs", 1))
 
+    def lang_id(self, lang: str | int | None) -> int | None:
+        """The language id of `lang` (a name in config lang2id, or an id) for an XLM model; None stays None.
+        InputError (one line) for a model without languages or a language it does not have."""
+        if lang is None:
+            return None
+        n = self.n_langs
+        if n is None:
+            raise InputError(f"lang= is for XLM models (language embeddings); this {self.config.family} "
+                             "model has none")
+        lang2id = self.config.extra.get("lang2id") or {}
+        if isinstance(lang, str):
+            if lang not in lang2id:
+                raise InputError(f"language {lang!r} is not one of the model's languages "
+                                 f"({', '.join(lang2id) or 'none named in config lang2id; pass an id'})")
+            lang = int(lang2id[lang])
+        if isinstance(lang, bool) or not isinstance(lang, int) or not 0 <= lang < n:
+            raise InputError(f"language id {lang!r} is outside the model's n_langs={n} languages (0..{n - 1})")
+        return lang
+
     def _check_langs(self, input_ids: torch.Tensor, langs: torch.Tensor) -> None:
         n = self.n_langs
         if n is None:

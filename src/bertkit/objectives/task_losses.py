@@ -14,7 +14,8 @@ Batch = dict[str, torch.Tensor]
 
 
 def _forward(model: nn.Module, batch: Batch):
-    return model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"))
+    extra = {"langs": batch["langs"]} if "langs" in batch else {}  # XLM's language ids (tasks/batching.pad_batch)
+    return model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"), **extra)
 
 
 def single_label_loss(model: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:

@@ -30,6 +30,9 @@ def pad_batch(features: Sequence[dict[str, Any]], pad_id: int) -> dict[str, torc
     for key in ("start_positions", "end_positions"):
         if key in first:
             batch[key] = torch.as_tensor([f[key] for f in features], dtype=torch.long)
+    if "langs" in first:  # XLM: one language id per feature, on every position (padding is masked anyway)
+        ids = batch["input_ids"]
+        batch["langs"] = torch.as_tensor([f["langs"] for f in features], dtype=torch.long)[:, None].expand_as(ids)
     return batch
 
 
@@ -110,12 +113,13 @@ def run_model(model: torch.nn.Module, features: Sequence[dict[str, Any]], pad_id
 
     def one(s: int) -> None:
         idx = order[s:s + batch_size]
-        batch = pad_batch([{"input_ids": features[i]["input_ids"], "token_type_ids": features[i]["token_type_ids"]}
+        batch = pad_batch([{k: features[i][k] for k in ("input_ids", "token_type_ids", "langs") if k in features[i]}
                            for i in idx], pad_id)
         ctx = torch.autocast(device.type, dtype=torch.bfloat16) if autocast else nullcontext()
+        extra = {"langs": batch["langs"].to(device)} if "langs" in batch else {}
         with torch.inference_mode(), ctx:
             res = runner(batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                         batch["token_type_ids"].to(device))
+                         batch["token_type_ids"].to(device), **extra)
             for key in keys:
                 val = res[key].float().cpu().numpy()
                 for row, i in enumerate(idx):

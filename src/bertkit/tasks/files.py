@@ -75,6 +75,16 @@ def read_task_file(task: str, path: str | Path, *, text_col: str | None = None, 
             {"text_col": tc, "text2_col": t2, "label_col": lc})
 
 
+def row_langs(data: TaskData, settings: dict[str, Any]) -> Any:
+    """The language of each row of `data` (XLM models): its `lang_col` column when the settings name one and the
+    file has it, else the `lang` setting (one language for all rows, or None)."""
+    col = settings.get("lang_col")
+    table = data.source
+    if col and getattr(table, "columns", None) is not None and col in table.columns:
+        return [str(table.rows[k].get(col) or "").strip() for k in data.rows or []]
+    return settings.get("lang")
+
+
 def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None,
                  tag_scheme: str | None = None) -> tuple[Path, dict[str, Any]]:
     """Predict every row of `src` with Predictor `pred` and write `dst` (default: SRC-NAME.pred.EXT in the
@@ -97,7 +107,7 @@ def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None,
         data, _ = read_task_file(pred.task, src, text_col=s.get("text_col"), text2_col=s.get("text2_col"),
                                  label_col=label_col, kind=s.get("kind", "single_label"),
                                  label_sep=s.get("label_sep", ","), labelled=False)
-    enc = pred.encode(data.inputs, data.pairs, gold=data.gold)
+    enc = pred.encode(data.inputs, data.pairs, gold=data.gold, lang=row_langs(data, s))
     results = pred.decode(enc, progress=len(data.inputs) > 256)
     report: dict[str, Any] = {"rows": len(results), "skipped": data.skipped}
     if data.gold is not None:

@@ -31,7 +31,7 @@ from bertkit.models.config import CLASSIFIER_POOLINGS
 from bertkit.tasks import classification as C
 from bertkit.tasks.batching import GroupedBatches, grouped_collate
 from bertkit.tasks.conll import tag_scheme
-from bertkit.tasks.files import TaskData, read_task_file, split_dev
+from bertkit.tasks.files import TaskData, read_task_file, row_langs, split_dev
 from bertkit.tasks.freezing import apply_freezing
 from bertkit.tasks.ner import encode_words
 from bertkit.tasks.predictor import MODEL_TASK, Predictor
@@ -62,16 +62,25 @@ def _labels(task: str, data: TaskData, kind: str) -> list[str] | None:
 
 def _train_features(pred: Predictor, data: TaskData, progress: bool = False) -> list[dict[str, Any]]:
     s, tok = pred.settings, pred.tokenizer
-    if pred.task == "qa":
-        return encode_qa(tok, data.inputs, s["max_length"], s["doc_stride"], train=True)[0]
-    if pred.task == "ner":
-        l2i = {k: i for i, k in enumerate(pred.labels)}
-        return encode_words(tok, data.inputs, data.gold, l2i, s["max_length"], s["stride"])[0]
+    if pred.task in ("qa", "ner"):
+        if pred.task == "qa":
+            feats, owner = encode_qa(tok, data.inputs, s["max_length"], s["doc_stride"], train=True)
+        else:
+            l2i = {k: i for i, k in enumerate(pred.labels)}
+            feats, owner = encode_words(tok, data.inputs, data.gold, l2i, s["max_length"], s["stride"])
+        langs = pred.lang_ids(s.get("lang"), len(data.inputs))
+        if langs is not None:
+            for f, k in zip(feats, owner):
+                f["langs"] = langs[k]
+        return feats
     feats, owner = C.encode_texts(tok, data.inputs, data.pairs, s["max_length"], s["combine"] != "truncate",
                                   s["stride"], progress)
     targets = C.encode_targets(data.gold, pred.labels, s["kind"] == "multi_label")
+    langs = pred.lang_ids(row_langs(data, s), len(data.inputs))
     for f, k in zip(feats, owner):
         f["labels"] = targets[k]
+        if langs is not None:
+            f["langs"] = langs[k]
     return feats
 
 
@@ -96,7 +105,8 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
              doc_stride: int = 128, max_answer_length: int = 30, max_steps: int | None = None,
              time_budget: float | None = None, pooling: str | None = None, layer_lr_decay: float = 1.0,
              dev_split: float | None = None, schedule: str = "linear", reduce_on_plateau: int | None = None,
-             resume: bool = False, progress: bool = True) -> Predictor:
+             resume: bool = False, lang: str | int | None = None, lang_col: str | None = None,
+             progress: bool = True) -> Predictor:
     """Fine-tune `model` (None: the bundled MiniLM) on `train` for task classify | pair | regress | ner | qa.
 
     Files: CSV/TSV/JSONL for classify/pair/regress (columns found by name, or given), CoNLL for ner (IOB1 or
@@ -122,6 +132,10 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     resume: continue the run in `out` from its checkpoint (the one saved when it was interrupted, or the last
     epoch's if it crashed), with the same arguments and data (checked; time_budget and progress may differ).
     The finished run equals one that was never interrupted.
+    lang (XLM models, whose tokens carry a language embedding as in pretraining): the language of the training
+    rows, a name in config lang2id or an id; saved in the settings as what predictions read by default
+    (Predictor.predict(..., lang=) overrides it). lang_col (classify, pair, regress): a column giving each row's
+    language instead (a mixed-language file, e.g. XNLI's translate-train-all); predict_file reads it too.
     Returns the Predictor; with `out` it is also saved there with metrics.json and learning_curve.png (and, for
     classify and pair with a dev set, confusion.png and the per-class dev report in metrics.json).
     """
@@ -154,7 +168,7 @@ def finetune(task: str, train: str | Path, dev: str | Path | None = None, *, mod
     data = read_data(task, train, dev, model=model, text_col=text_col, text2_col=text2_col, label_col=label_col,
                      multi_label=multi_label, label_sep=label_sep, dev_split=dev_split, seed=seed,
                      long_docs=long_docs, max_length=max_length, stride=stride, doc_stride=doc_stride,
-                     max_answer_length=max_answer_length, precision=precision)
+                     max_answer_length=max_answer_length, precision=precision, lang=lang, lang_col=lang_col)
     kind, tr, dv, labels, settings, model_dir = data.kind, data.tr, data.dv, data.labels, data.settings, data.model_dir
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-ft-"))
     train_dir = out_dir / "training"
@@ -285,9 +299,15 @@ def read_data(task: str, train: Any, dev: Any = None, *, model: Any = None, text
               text2_col: str | None = None, label_col: str | None = None, multi_label: bool = False,
               label_sep: str = ",", dev_split: float | None = None, seed: int = 0, long_docs: str = "truncate",
               max_length: int | None = None, stride: int | None = None, doc_stride: int = 128,
-              max_answer_length: int = 30, precision: str = "auto") -> Prepared:
+              max_answer_length: int = 30, precision: str = "auto", lang: str | int | None = None,
+              lang_col: str | None = None) -> Prepared:
     """Read and check the train and dev files, build the label list and the task settings (see `finetune`)."""
     from bertkit.hub.default import resolve_model_path
+
+    if lang_col is not None and task in ("ner", "qa"):
+        raise InputError(f"lang_col names a column of a table; {task} files have none (give lang)")
+    if lang_col is not None and lang is not None:
+        raise InputError("give lang (one language for every row) or lang_col (a column of row languages), not both")
 
     kind = "regression" if task == "regress" else "multi_label" if multi_label else "single_label"
     cols = {"text_col": text_col, "text2_col": text2_col, "label_col": label_col}
@@ -307,6 +327,14 @@ def read_data(task: str, train: Any, dev: Any = None, *, model: Any = None, text
         stride=stride if stride is not None else (32 if task == "ner" else 64 if long_docs != "truncate" else 0),
         doc_stride=doc_stride, n_best=20, max_answer_length=max_answer_length, batch_size=64,
         precision=resolve_precision(precision), base_model=str(model_dir))
+    if lang is not None:
+        settings["lang"] = lang
+    if lang_col is not None:
+        for d, where in ((tr, train), (dv, dev)):
+            if d is not None and lang_col not in d.source.columns:
+                raise InputError(f"{where}: no language column {lang_col!r}; available columns: "
+                                 f"{', '.join(d.source.columns)}")
+        settings["lang_col"] = lang_col
     if task == "ner":  # predictions come back in the training file's scheme: IOB1 in, IOB1 out
         settings["tag_scheme"] = tag_scheme([[c[-1] for c in s.columns] for s in tr.source])
     return Prepared(task, kind, tr, dv, labels, settings, model_dir, source=train)
@@ -340,7 +368,8 @@ def build_model(data: Prepared, *, seed: int = 0, freeze: str | int | None = Non
         raise InputError(f"{data.source}: nothing to train on")
     data.batches = GroupedBatches(data.feats, batch_size, seed)
     dv = data.dv
-    data.dev_enc = pred.encode(dv.inputs, dv.pairs, gold=dv.gold) if dv is not None else None
+    data.dev_enc = pred.encode(dv.inputs, dv.pairs, gold=dv.gold, lang=row_langs(dv, data.settings)) \
+        if dv is not None else None
     return data
 
 

@@ -68,9 +68,32 @@ class Predictor:
         return self.settings.get(key, default)
 
     # ---- encoding ----------------------------------------------------------------------------------------
-    def encode(self, inputs: Sequence[Any], pairs: Sequence[str] | None = None, gold: Any = None) -> Encoded:
+    def encode(self, inputs: Sequence[Any], pairs: Sequence[str] | None = None, gold: Any = None,
+               lang: str | int | Sequence[str | int] | None = None) -> Encoded:
         """Inputs per task: texts (classify, regress), texts + pairs (pair), word lists or whitespace-split
-        strings (ner), QAExample objects or questions + contexts as `pairs` (qa)."""
+        strings (ner), QAExample objects or questions + contexts as `pairs` (qa).
+        lang (XLM models): the inputs' language (a name in config lang2id, or an id), or one per input; None
+        uses the `lang` setting (the fine-tuning language), and a model without one reads no language vector."""
+        enc = self._encode(inputs, pairs, gold)
+        ids = self.lang_ids(self._s("lang", None) if lang is None else lang, enc.n)
+        if ids is not None:
+            for f, k in zip(enc.feats, enc.owner):
+                f["langs"] = ids[k]
+        return enc
+
+    def lang_ids(self, lang: str | int | Sequence[str | int] | None, n: int) -> list[int] | None:
+        """One language id per input from `lang` (one language for all, or one per input); None for none."""
+        if lang is None:
+            return None
+        if isinstance(lang, (str, int)):
+            return [self.model.lang_id(lang)] * n
+        lang = list(lang)
+        if len(lang) != n:
+            raise InputError(f"got {n} inputs but {len(lang)} languages")
+        known: dict[Any, int] = {}
+        return [known[x] if x in known else known.setdefault(x, self.model.lang_id(x)) for x in lang]
+
+    def _encode(self, inputs: Sequence[Any], pairs: Sequence[str] | None = None, gold: Any = None) -> Encoded:
         tok, L = self.tokenizer, int(self._s("max_length", 128))
         if self.task == "qa":
             ex = list(inputs) if pairs is None else [Q.QAExample(str(i), q, c) for i, (q, c) in
@@ -115,8 +138,10 @@ class Predictor:
         return C.decode(scores, self.labels, kind, float(self._s("threshold", 0.5)), self._s("label_sep", ","))
 
     def predict(self, inputs: Sequence[Any] | str, pairs: Sequence[str] | str | None = None,
-                progress: bool = False, tag_scheme: str | None = None) -> list[dict[str, Any]]:
-        """Predictions for a batch (a single string is a batch of one). See `encode` for the inputs per task.
+                progress: bool = False, tag_scheme: str | None = None,
+                lang: str | int | Sequence[str | int] | None = None) -> list[dict[str, Any]]:
+        """Predictions for a batch (a single string is a batch of one). See `encode` for the inputs per task
+        and `lang` (XLM models).
 
         ner: tags in `tag_scheme` ("iob1" | "iob2"; None: the training file's, see `tag_scheme_for`)."""
         if isinstance(inputs, str):
@@ -125,7 +150,7 @@ class Predictor:
             pairs = [pairs]
         if pairs is not None and len(pairs) != len(inputs):
             raise InputError(f"got {len(inputs)} inputs but {len(pairs)} pairs")
-        return self.in_scheme(self.decode(self.encode(inputs, pairs), progress), tag_scheme)
+        return self.in_scheme(self.decode(self.encode(inputs, pairs, lang=lang), progress), tag_scheme)
 
     def tag_scheme_for(self, tag_scheme: str | None = None) -> str:
         """The NER tag scheme predictions are given in: `tag_scheme` when given, else the training file's

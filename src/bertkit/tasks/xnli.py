@@ -35,12 +35,14 @@ HEADER = ("sentence1", "sentence2", "gold_label")
 
 @dataclass
 class NLISet:
-    """Rows of an XNLI TSV: premises, hypotheses and gold labels, aligned; `path` for messages."""
+    """Rows of an XNLI TSV: premises, hypotheses and gold labels, aligned; `path` for messages. `langs`: each row's
+    language, for a mixed set (translate-train-all's union), written as a `lang` column."""
 
     path: Path
     premises: list[str]
     hypotheses: list[str]
     labels: list[str]
+    langs: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -95,6 +97,8 @@ def write_xnli(data: NLISet, path: str | Path) -> Path:
         return " ".join(s.replace("\t", " ").split())
     lines = ["\t".join(HEADER)] + [f"{clean(p)}\t{clean(h)}\t{y}"
                                    for p, h, y in zip(data.premises, data.hypotheses, data.labels)]
+    if data.langs is not None:
+        lines = [f"{line}\t{lang}" for line, lang in zip(lines, ["lang", *data.langs])]
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -196,6 +200,9 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     a run of this function, `bertkit finetune pair` or Predictor.save) to use as the training-language model
     instead of fine-tuning one (zero-shot, translate-test, translate-train; its labels must cover the eval
     sets'). beams: beam width for translators (1: greedy; None: each model's).
+    A model with language embeddings (an XLM with n_langs > 1) reads every input with its language id, as in
+    pretraining: a model trained on LANG's rows gets LANG, each eval set its own language (translate-test: the
+    training language) and translate-train-all's union each row's own; every language must be in its lang2id.
     Translations made here are written to OUT/translations/ and the fine-tuned models to OUT/model-LANG."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown XNLI protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
@@ -264,6 +271,7 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     fine_tunes = reused is None or (protocol == "translate-train" and bool(others))
     if fine_tunes and not Path(model_dir).is_dir():  # fail here, not after translating
         raise InputError(f"model {model}: no such checkpoint folder")
+    use_langs = _check_languages(reused.model if reused is not None else model_dir, [train_lang, *evals])
     import tempfile
 
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="bertkit-xnli-"))
@@ -293,16 +301,18 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
         path = data.path if data.path.parent == out_dir / "translations" else \
             write_xnli(data, out_dir / "data" / f"train.{name}.tsv")
         folder = out_dir / f"model-{name}"
+        langs = {} if not use_langs else {"lang_col": "lang"} if data.langs is not None else {"lang": name}
         pred = finetune("pair", train=path, out=folder, text_col=HEADER[0], text2_col=HEADER[1],
-                        label_col=HEADER[2], **ft)
+                        label_col=HEADER[2], **langs, **ft)
         rep = pred.report  # type: ignore[attr-defined]
         models[name] = {"path": str(folder), "train": str(path), "train_rows": rep["train_examples"],
                         "parameters": rep["params"]["total"], "steps": rep["steps"],
                         "train_seconds": rep["train_seconds"]}
         return pred
 
-    def score(pred, lang: str, data: NLISet, model_name: str, inputs: str) -> None:
-        enc = pred.encode(data.premises, data.hypotheses, gold=data.labels)
+    def score(pred, lang: str, data: NLISet, model_name: str, inputs: str, input_lang: str | None = None) -> None:
+        enc = pred.encode(data.premises, data.hypotheses, gold=data.labels,
+                          lang=(input_lang or lang) if use_langs else None)
         r = pred.score(enc)
         results[lang] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": len(data),
                          "model": model_name, "inputs": inputs, "file": str(data.path)}
@@ -310,7 +320,8 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     if protocol == "translate-train-all":  # the training set and all its translations, one model
         parts = [train_set] + [translation_of(lang, train_set, f"train.{train_lang}-{lang}.tsv") for lang in others]
         union = NLISet(out_dir / "translations" / "train.all.tsv", [p for s in parts for p in s.premises],
-                       [h for s in parts for h in s.hypotheses], [y for s in parts for y in s.labels])
+                       [h for s in parts for h in s.hypotheses], [y for s in parts for y in s.labels],
+                       [lang for lang, s in zip([train_lang, *others], parts) for _ in s.labels] if use_langs else None)
         write_xnli(union, union.path)
         pred = fit("all", union)
         for lang, s in sets.items():
@@ -327,12 +338,12 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
                 score(base, lang, s, train_lang, "original")
             elif protocol == "translate-test":
                 tr = translation_of(lang, s, f"test.{lang}-{train_lang}.tsv")
-                score(base, lang, tr, train_lang, f"translated {lang}->{train_lang}")
+                score(base, lang, tr, train_lang, f"translated {lang}->{train_lang}", input_lang=train_lang)
             else:  # translate-train: a model on the training set in this language
                 tr = translation_of(lang, train_set, f"train.{train_lang}-{lang}.tsv")
                 score(fit(lang, tr), lang, s, lang, "original")
 
-    metrics = {"protocol": protocol, "model": str(model_dir),
+    metrics = {"protocol": protocol, "model": str(model_dir), "language_ids": use_langs,
                "train": str(train), "train_lang": train_lang, "train_rows": len(train_set),
                "languages": {lang: results[lang] for lang in evals if lang in results}, "models": models,
                "translations": translations,
@@ -341,6 +352,31 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
     return metrics
+
+
+def _check_languages(model: Any, langs: Sequence[str]) -> bool:
+    """True when `model` (a checkpoint folder or a loaded model) has language embeddings, after checking that its
+    lang2id names every language in `langs`; False for a model without them."""
+    if isinstance(model, (str, Path)):
+        cfg_file = Path(model) / "config.json"
+        if not cfg_file.is_file():
+            return False
+        try:
+            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return False  # loading the model reports the broken file
+        has = cfg.get("model_type") == "xlm" and cfg.get("use_lang_emb", True) and int(cfg.get("n_langs", 1)) > 1
+        lang2id = cfg.get("lang2id") or {}
+    else:
+        has = bool(model.n_langs) and model.backbone.embeddings.segment is not None
+        lang2id = model.config.extra.get("lang2id") or {}
+    if not has:
+        return False
+    missing = sorted(set(langs) - set(lang2id))
+    if missing:
+        raise InputError(f"the model's languages are {', '.join(lang2id) or 'unnamed (no lang2id)'}; it has no "
+                         f"{', '.join(missing)} (XNLI reads every input with its language id)")
+    return True
 
 
 def format_table(metrics: dict[str, Any]) -> str:
