@@ -107,7 +107,8 @@ def predict_file(pred: Any, src: str | Path, dst: str | Path | None = None,
         data, _ = read_task_file(pred.task, src, text_col=s.get("text_col"), text2_col=s.get("text2_col"),
                                  label_col=label_col, kind=s.get("kind", "single_label"),
                                  label_sep=s.get("label_sep", ","), labelled=False)
-    enc = pred.encode(data.inputs, data.pairs, gold=data.gold, lang=row_langs(data, s))
+    langs = row_langs(data, s)  # XLM models only; a BiLSTMPredictor's settings name no language
+    enc = pred.encode(data.inputs, data.pairs, gold=data.gold, **({"lang": langs} if langs is not None else {}))
     results = pred.decode(enc, progress=len(data.inputs) > 256)
     report: dict[str, Any] = {"rows": len(results), "skipped": data.skipped}
     if data.gold is not None:

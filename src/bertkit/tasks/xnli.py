@@ -311,8 +311,8 @@ def evaluate_xnli(protocol: str, train: str | Path, evals: dict[str, str | Path]
         return pred
 
     def score(pred, lang: str, data: NLISet, model_name: str, inputs: str, input_lang: str | None = None) -> None:
-        enc = pred.encode(data.premises, data.hypotheses, gold=data.labels,
-                          lang=(input_lang or lang) if use_langs else None)
+        kw = {"lang": input_lang or lang} if use_langs else {}  # BiLSTMPredictor.encode takes no lang
+        enc = pred.encode(data.premises, data.hypotheses, gold=data.labels, **kw)
         r = pred.score(enc)
         results[lang] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": len(data),
                          "model": model_name, "inputs": inputs, "file": str(data.path)}
@@ -368,7 +368,7 @@ def _check_languages(model: Any, langs: Sequence[str]) -> bool:
         has = cfg.get("model_type") == "xlm" and cfg.get("use_lang_emb", True) and int(cfg.get("n_langs", 1)) > 1
         lang2id = cfg.get("lang2id") or {}
     else:
-        has = bool(model.n_langs) and model.backbone.embeddings.segment is not None
+        has = bool(getattr(model, "n_langs", None)) and model.backbone.embeddings.segment is not None
         lang2id = model.config.extra.get("lang2id") or {}
     if not has:
         return False
