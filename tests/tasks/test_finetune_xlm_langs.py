@@ -99,3 +99,24 @@ def test_language_errors_are_one_line_before_training(xlm, tiny, tmp_path):
                             precision="fp32")
     with pytest.raises(InputError, match="2 inputs but 1 languages"):
         pred.predict(["a", "b"], ["c", "d"], lang=["de"])
+
+
+def test_cli_finetune_and_predict_with_lang(xlm, tmp_path, capsys):
+    from bertkit.cli.main import main
+
+    train = _pairs(tmp_path / "train.tsv", n=16)
+    assert main(["finetune", "pair", "--train", str(train), "--model", str(xlm), "--lang", "de", "--epochs", "1",
+                 "--precision", "fp32", "--quiet", "--out", str(tmp_path / "m")]) == 0
+    pred = bertkit.Predictor.load(tmp_path / "m")
+    assert pred.settings["lang"] == "de"
+    data = [line.split("\t") for line in train.read_text().splitlines()[1:]]
+    for lang in ("de", "ko"):
+        out = tmp_path / f"pred.{lang}.tsv"
+        assert main(["predict", str(tmp_path / "m"), "-i", str(train), "-o", str(out), "--lang", lang]) == 0
+        rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+        want = pred.predict([a for a, _, _ in data], [b for _, b, _ in data], lang=lang)
+        assert [float(r[-1]) for r in rows] == pytest.approx([w["score"] for w in want], abs=1e-4)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m"), "-i", str(train), "-o", str(tmp_path / "x.tsv"), "--lang", "fr"]) != 0
+    assert "language 'fr' is not one of the model's languages (de, en, ko)" in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()

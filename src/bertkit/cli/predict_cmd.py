@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                           "directory (not beside INPUT)")
     p.add_argument("--tag-scheme", choices=["iob1", "iob2"],
                    help="ner: the predicted tags' scheme (default: the training file's, IOB1 in -> IOB1 out)")
+    p.add_argument("--lang", help="XLM models: the input rows' language (a name in the config's lang2id); default: "
+                                  "the fine-tuning language, or the --lang-col column the model was trained with")
     p.set_defaults(func=run)
 
 
@@ -23,6 +25,15 @@ def run(args: argparse.Namespace) -> int:
     from bertkit.tasks.predictor import Predictor
 
     pred = Predictor.load(args.model)
+    if args.lang is not None:
+        lang_id = getattr(getattr(pred, "model", None), "lang_id", None)
+        if lang_id is None:
+            from bertkit.errors import InputError
+
+            raise InputError("--lang is for XLM models (language embeddings); this model has none")
+        lang_id(args.lang)  # a language the model lacks: one line, before any work
+        pred.settings["lang"] = args.lang
+        pred.settings.pop("lang_col", None)
     dst, rep = pred.predict_file(args.input, args.output, tag_scheme=args.tag_scheme)
     msg = f"wrote {dst.resolve() if args.output is None else dst}: {rep['rows']} predictions"
     if rep.get("skipped"):
