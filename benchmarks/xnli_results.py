@@ -114,7 +114,11 @@ def main() -> int:
     p.add_argument("--train-rows", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--translator-minutes", type=float, default=3.5)
-    p.add_argument("--model", default=None, help="the encoder to fine-tune (default: the bundled MiniLM)")
+    p.add_argument("--model", default=None, help="the encoder to fine-tune (default: the bundled MiniLM); an XLM "
+                                                 "reads every input with its language id")
+    p.add_argument("--reuse-translations", type=Path, default=None, metavar="RUN",
+                   help="take translate-test's and translate-train's translations from an earlier run's --out (the "
+                        "same translators' output, checked row by row) instead of translating again")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                    help="training precision of the translators and classifiers (auto: bf16 where the CPU multiplies "
                         "it natively)")
@@ -148,6 +152,10 @@ def main() -> int:
         # translate-train-all takes translate-train's translation of the German rows (the same translators' output)
         made = args.out / "translate-train" / "translations" / "train.de-ko.tsv"
         given = {"ko": made} if protocol == "translate-train-all" and made.is_file() else None
+        if args.reuse_translations is not None and chain:
+            name = "translate-test/translations/test.ko-de.tsv" if protocol == "translate-test" else \
+                "translate-train/translations/train.de-ko.tsv"
+            given = {"ko": args.reuse_translations / name}
         m = evaluate_xnli(
             protocol, train=de_train, train_lang="de", evals={"de": de_test, "ko": ko}, translated=given,
             translators={"ko": [translator_dir(args.out, n) for n in chain]} if chain and not given else None,
