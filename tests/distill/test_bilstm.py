@@ -180,7 +180,9 @@ def test_predictor_length_sorted_batches_keep_the_input_order():
     one_by_one = np.stack([BiLSTMPredictor(m, batch_size=1).probabilities([t])[0] for t in texts])
     p = BiLSTMPredictor(m)
     p.settings["batch_size"] = 4  # the setting benchmarks and `bertkit predict` change
-    np.testing.assert_allclose(p.probabilities(texts), one_by_one, atol=1e-6)
+    for workers in (1, 3):  # one batch at a time, or 3 batches at once on threads: the same rows in the same order
+        p.workers = workers
+        np.testing.assert_allclose(p.probabilities(texts), one_by_one, atol=1e-6)
     assert p.probabilities([]).shape == (0, 3)
 
 

@@ -214,6 +214,7 @@ class BiLSTMPredictor:
         self.task = "pair" if model.config["pair"] else "classify"
         self.settings = {"labels": model.config["labels"], "kind": "single_label",
                          "max_length": model.config["max_length"], "batch_size": batch_size}
+        self.workers: int | None = None  # batches run at once on CPU; None: one per torch thread
 
     @property
     def labels(self) -> list[str]:
@@ -237,13 +238,25 @@ class BiLSTMPredictor:
         order = sorted(range(len(a)), key=lambda i: len(a[i]) if b is None else max(len(a[i]), len(b[i])))
         bs = int(self.settings.get("batch_size") or self.batch_size)
         logits = np.zeros((len(a), cfg["num_labels"]), np.float32)
-        for s in range(0, len(order), bs):
+
+        def one(s: int) -> None:
             rows = order[s:s + bs]
             ids, mask = pad_ids([a[i] for i in rows], cfg["pad_id"])
             kw = {}
             if b is not None:
                 kw["input_ids2"], kw["attention_mask2"] = pad_ids([b[i] for i in rows], cfg["pad_id"])
-            logits[rows] = self.model(ids, mask, **kw).float().numpy()
+            with torch.inference_mode():  # grad mode is per thread
+                logits[rows] = self.model(ids, mask, **kw).float().numpy()
+
+        # Whole batches on separate threads, one intra-op thread each (bertkit/parallel.py): an LSTM step's
+        # products (batch x 4*hidden) are too small to split across cores, so one batch on 2 threads is barely
+        # faster than on 1, while 2 batches at once use both cores.
+        from bertkit.parallel import parallel_map
+
+        starts = range(0, len(order), bs)
+        workers = min(self.workers if self.workers is not None else torch.get_num_threads(), len(starts))
+        for _ in parallel_map(one, starts, workers):
+            pass
         return softmax(logits)
 
     def predict(self, inputs: Sequence[str] | str, pairs: Sequence[str] | str | None = None,
