@@ -120,3 +120,12 @@ def test_cli_finetune_and_predict_with_lang(xlm, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "m"), "-i", str(train), "-o", str(tmp_path / "x.tsv"), "--lang", "fr"]) != 0
     assert "language 'fr' is not one of the model's languages (de, en, ko)" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
+
+
+def test_lr_find_takes_the_language_too(xlm, tmp_path):
+    train = _pairs(tmp_path / "train.tsv", n=16)
+    with pytest.raises(InputError, match="'fr' is not one of the model's languages"):
+        bertkit.lr_find("pair", train, model=xlm, lang="fr", steps=3, progress=False)
+    found = bertkit.lr_find("pair", train, model=xlm, lang="ko", steps=3, batch_size=8, progress=False,
+                            precision="fp32")
+    assert len(found.lrs) == 3

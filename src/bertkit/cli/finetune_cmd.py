@@ -34,7 +34,8 @@ def _sweep(args: argparse.Namespace):
                             label_sep=args.label_sep, max_length=args.max_length, long_docs=args.long_docs,
                             doc_stride=args.doc_stride, batch_size=args.batch_size, freeze=args.freeze,
                             pooling=args.pooling, layer_lr_decay=args.layer_lr_decay, precision=args.precision,
-                            seed=args.seed, steps=args.lr_find_steps, plot=out / "lr_find.png",
+                            seed=args.seed, steps=args.lr_find_steps, plot=out / "lr_find.png", lang=args.lang,
+                            lang_col=args.lang_col,
                             progress=not args.quiet)
     (out / "lr_find.json").write_text(json.dumps({
         "lrs": found.lrs, "losses": found.losses, "smoothed": found.smoothed, "diverged": found.diverged,

@@ -133,7 +133,8 @@ def lr_find(task: str, train: str | Path, *, start_lr: float = 1e-7, end_lr: flo
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     unknown = set(data) - {"model", "text_col", "text2_col", "label_col", "multi_label", "label_sep", "long_docs",
-                           "max_length", "stride", "doc_stride", "max_answer_length", "dev", "dev_split"}
+                           "max_length", "stride", "doc_stride", "max_answer_length", "dev", "dev_split", "lang",
+                           "lang_col"}
     if unknown:
         raise InputError(f"lr_find got unknown argument(s) {', '.join(sorted(unknown))}")
     data.pop("dev", None)  # the sweep reads training loss only
