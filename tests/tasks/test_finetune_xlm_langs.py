@@ -93,6 +93,10 @@ def test_language_errors_are_one_line_before_training(xlm, tiny, tmp_path):
         bertkit.finetune("pair", train=train, model=tiny, lang="de", epochs=1, progress=False)
     with pytest.raises(InputError, match="no language column 'lang'"):
         bertkit.finetune("pair", train=train, model=xlm, lang_col="lang", epochs=1, progress=False)
+    mixed = _pairs(tmp_path / "mixed.tsv", n=8, lang_col=True)
+    mixed.write_text(mixed.read_text().replace("\tko\n", "\t\n", 1))  # one row without its language
+    with pytest.raises(InputError, match=r"line \d+: empty language column 'lang'"):
+        bertkit.finetune("pair", train=mixed, model=xlm, lang_col="lang", epochs=1, progress=False)
     with pytest.raises(InputError, match="not both"):
         bertkit.finetune("pair", train=train, model=xlm, lang="de", lang_col="lang", epochs=1, progress=False)
     pred = bertkit.finetune("pair", train=train, model=xlm, epochs=1, batch_size=8, progress=False, patience=None,

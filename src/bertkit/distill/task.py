@@ -254,8 +254,7 @@ def distill_task(teacher: str | Path, train: str | Path, out: str | Path, method
 
     train_dir = out / "training"
     run = _fingerprint(train=train, dev=dev, model=t_path, augmented=str(augmented), aug_sha=_fingerprint(
-        train=augmented, dev=None, model=t_path)["train_sha256"], method=method,
-        twin_of=twin,
+        train=augmented, dev=None, model=t_path)["train_sha256"], method=method, twin_of=twin,
         layers=layers, student_init=str(student_init), student_layers=student_layers, hidden=hidden, heads=heads,
         ffn=ffn, alpha=alpha, temperature=T, epochs=epochs, intermediate_epochs=intermediate_epochs,
         prediction_epochs=prediction_epochs, steps=steps, intermediate_steps=intermediate_steps,

@@ -81,7 +81,11 @@ def row_langs(data: TaskData, settings: dict[str, Any]) -> Any:
     col = settings.get("lang_col")
     table = data.source
     if col and getattr(table, "columns", None) is not None and col in table.columns:
-        return [str(table.rows[k].get(col) or "").strip() for k in data.rows or []]
+        langs = [str(table.rows[k].get(col) or "").strip() for k in data.rows or []]
+        empty = next((line for line, x in zip(data.lines, langs) if not x), None)
+        if empty is not None:
+            raise InputError(f"{table.path}: line {empty}: empty language column {col!r}")
+        return langs
     return settings.get("lang")
 
 

@@ -68,19 +68,14 @@ def _train_features(pred: Predictor, data: TaskData, progress: bool = False) -> 
         else:
             l2i = {k: i for i, k in enumerate(pred.labels)}
             feats, owner = encode_words(tok, data.inputs, data.gold, l2i, s["max_length"], s["stride"])
-        langs = pred.lang_ids(s.get("lang"), len(data.inputs))
-        if langs is not None:
-            for f, k in zip(feats, owner):
-                f["langs"] = langs[k]
+        pred.tag_langs(feats, owner, len(data.inputs), s.get("lang"))
         return feats
     feats, owner = C.encode_texts(tok, data.inputs, data.pairs, s["max_length"], s["combine"] != "truncate",
                                   s["stride"], progress)
     targets = C.encode_targets(data.gold, pred.labels, s["kind"] == "multi_label")
-    langs = pred.lang_ids(row_langs(data, s), len(data.inputs))
     for f, k in zip(feats, owner):
         f["labels"] = targets[k]
-        if langs is not None:
-            f["langs"] = langs[k]
+    pred.tag_langs(feats, owner, len(data.inputs), row_langs(data, s))
     return feats
 
 

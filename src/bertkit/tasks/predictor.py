@@ -75,23 +75,23 @@ class Predictor:
         lang (XLM models): the inputs' language (a name in config lang2id, or an id), or one per input; None
         uses the `lang` setting (the fine-tuning language), and a model without one reads no language vector."""
         enc = self._encode(inputs, pairs, gold)
-        ids = self.lang_ids(self._s("lang", None) if lang is None else lang, enc.n)
-        if ids is not None:
-            for f, k in zip(enc.feats, enc.owner):
-                f["langs"] = ids[k]
+        self.tag_langs(enc.feats, enc.owner, enc.n, self._s("lang", None) if lang is None else lang)
         return enc
 
-    def lang_ids(self, lang: str | int | Sequence[str | int] | None, n: int) -> list[int] | None:
-        """One language id per input from `lang` (one language for all, or one per input); None for none."""
+    def tag_langs(self, feats: list[dict[str, Any]], owner: Sequence[int], n: int,
+                  lang: str | int | Sequence[str | int] | None) -> None:
+        """Give each feature its input's language id ("langs", read by tasks/batching.pad_batch) from `lang`: one
+        language for all n inputs, or one per input; None leaves the features as they are."""
         if lang is None:
-            return None
+            return
         if isinstance(lang, (str, int)):
-            return [self.model.lang_id(lang)] * n
+            lang = [lang] * n
         lang = list(lang)
         if len(lang) != n:
             raise InputError(f"got {n} inputs but {len(lang)} languages")
-        known: dict[Any, int] = {}
-        return [known[x] if x in known else known.setdefault(x, self.model.lang_id(x)) for x in lang]
+        ids = {x: self.model.lang_id(x) for x in set(lang)}
+        for f, k in zip(feats, owner):
+            f["langs"] = ids[lang[k]]
 
     def _encode(self, inputs: Sequence[Any], pairs: Sequence[str] | None = None, gold: Any = None) -> Encoded:
         tok, L = self.tokenizer, int(self._s("max_length", 128))
