@@ -6,7 +6,7 @@ BiLSTM student, each beside its twin trained on the labels alone, with parameter
 
 Every step is a `bertkit` command (printed before it runs) whose folder is reused when it already holds a
 metrics.json, so a later run with other --systems adds to the table instead of redoing it:
-- teacher: `bertkit finetune classify` of the bundled MiniLM on sst2/train.tsv (1 epoch, max length 64);
+- teacher: `bertkit finetune classify` of the bundled MiniLM on sst2/train.tsv (--teacher-epochs, max length 64);
 - mlm: the MLM that TinyBERT's augmentation asks for. The bundled MiniLM ships without its MLM head, so the head
   is learned by continued MLM pretraining of MiniLM on the SST-2 training sentences (`bertkit pretrain --init`);
 - augment: `bertkit augment --method tinybert` (K=15, p=0.4, N copies) on the first --augment-rows training rows;
@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/distill")
     ap.add_argument("--systems", default=",".join(ALL))
     ap.add_argument("--teacher", default=None, help="a classification folder to use as the teacher (skips training)")
+    ap.add_argument("--teacher-epochs", type=float, default=1.0, help="epochs of the teacher's fine-tuning")
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--augment-rows", type=int, default=4000, help="training rows TinyBERT's augmentation copies")
     ap.add_argument("--augment-n", type=int, default=20)
@@ -146,7 +147,8 @@ def main() -> None:
     budget = ["--time-budget", str(args.time_budget_min * 60)] if args.time_budget_min else []
     if "teacher" in systems and not done(teacher):
         bertkit("finetune", "classify", "--train", str(train), "--dev", str(dev), "--out", str(teacher),
-                "--epochs", "1", "--max-length", L, "--batch-size", "32", "--quiet")
+                "--epochs", str(args.teacher_epochs), "--max-length", L, "--batch-size", "32",
+                "--quiet")
     mlm = out / "mlm"
     if "mlm" in systems and not (mlm / "config.json").is_file():
         import bertkit as bk
