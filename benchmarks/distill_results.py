@@ -17,7 +17,9 @@ metrics.json, so a later run with other --systems adds to the table instead of r
   blocks 0, 2, 4 of the bundled MiniLM as shipped (the teacher before its fine-tuning, a fresh head), the
   tinybert and bilstm twins from the same random initialisation as their distilled students;
 - speed: every folder loaded with bertkit.Predictor, the 1,000 dev sentences predicted at one batch size and one
-  precision (tokenisation included), median of --rounds.
+  precision (tokenisation included), median of --rounds;
+- paired: each distilled student against its twin and against the teacher on the dev sentences: how many only
+  the one or only the other gets right, and the two-sided exact sign test on those (McNemar's exact test).
 Dev accuracy is on sst2/dev_from_train.tsv. Results go to OUT/results.json as each step finishes.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 
 STUDENTS = ("distilbert", "distilbert_labels", "tinybert", "tinybert_labels", "bilstm", "bilstm_labels")
-ALL = ("teacher", "mlm", "augment", *STUDENTS, "speed")
+ALL = ("teacher", "mlm", "augment", *STUDENTS, "speed", "paired")
 LABELS = {"teacher": "teacher (MiniLM-L6, fine-tuned)", "distilbert": "DistilBERT-style student (3 layers)",
           "tinybert": "TinyBERT-style student (4 layers, width 312)", "bilstm": "BiLSTM student",
           "distilbert_labels": "  3 layers of the pretrained MiniLM, labels only", "tinybert_labels": "  the same TinyBERT, labels only",
@@ -93,6 +95,24 @@ def predictor_speed(folder: Path, texts: list[str], batch_size: int, precision: 
     return {"sent_per_s": len(texts) / statistics.median(times), "parameters": params}
 
 
+def correct(folder: Path, texts: list[str], gold: list[str]) -> list[bool]:
+    from bertkit import Predictor
+
+    out = Predictor.load(folder).predict(texts)
+    return [str(o["label"] if isinstance(o, dict) else o) == g for o, g in zip(out, gold)]
+
+
+def sign_test(a: list[bool], b: list[bool]) -> dict:
+    """Sentences only `a` / only `b` gets right, and the two-sided exact binomial p of that split at 1/2."""
+    from math import comb
+
+    only_a = sum(x and not y for x, y in zip(a, b))
+    only_b = sum(y and not x for x, y in zip(a, b))
+    n = only_a + only_b
+    p = min(1.0, 2 * sum(comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2 ** n) if n else 1.0
+    return {"only_first": only_a, "only_second": only_b, "p": p}
+
+
 def main() -> None:
     import torch
 
@@ -103,7 +123,8 @@ def main() -> None:
     ap.add_argument("--out", default="runs/distill")
     ap.add_argument("--systems", default=",".join(ALL))
     ap.add_argument("--teacher", default=None, help="a classification folder to use as the teacher (skips training)")
-    ap.add_argument("--teacher-epochs", type=float, default=1.0, help="epochs of the teacher's fine-tuning")
+    ap.add_argument("--teacher-epochs", type=float, default=3.0,
+                    help="epochs of the teacher's fine-tuning (its best epoch on dev is kept)")
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--augment-rows", type=int, default=4000, help="training rows TinyBERT's augmentation copies")
     ap.add_argument("--augment-n", type=int, default=20)
@@ -114,6 +135,7 @@ def main() -> None:
                     help="Tang augmentation copies per training row (the paper's 20 makes 1.3M rows for the teacher)")
     ap.add_argument("--bilstm-alpha", type=float, default=0.0,
                     help="the BiLSTM's weight on cross entropy with the gold labels (Tang et al.: 0, logits MSE only)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of every student's training (not the teacher's)")
     ap.add_argument("--time-budget-min", type=float, default=None, help="cap on each student's training")
     ap.add_argument("--batch-size", type=int, default=32, help="speed: the batch size of every model")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="speed: one precision for all")
@@ -144,7 +166,7 @@ def main() -> None:
 
     teacher = Path(args.teacher) if args.teacher else out / "teacher"
     L = str(args.max_length)
-    budget = ["--time-budget", str(args.time_budget_min * 60)] if args.time_budget_min else []
+    budget = ["--time-budget", str(args.time_budget_min)] if args.time_budget_min else []  # minutes
     if "teacher" in systems and not done(teacher):
         bertkit("finetune", "classify", "--train", str(train), "--dev", str(dev), "--out", str(teacher),
                 "--epochs", str(args.teacher_epochs), "--max-length", L, "--batch-size", "32",
@@ -168,7 +190,7 @@ def main() -> None:
         bertkit("augment", "--method", "tinybert", "--mlm", str(mlm), "--input", str(head), "--out",
                 str(augmented), "-n", str(args.augment_n), "-k", "15", "-p", "0.4", "--max-length", L, "--quiet")
     common = ["--teacher", str(teacher), "--train", str(train), "--dev", str(dev), "--max-length", L, "--quiet",
-              *budget]
+              "--seed", str(args.seed), *budget]
     ep = str(args.epochs)
     import bertkit as bk
 
@@ -210,6 +232,21 @@ def main() -> None:
         keep("_speed", {"cpu": cpu_name(), "threads": torch.get_num_threads(), "batch_size": args.batch_size,
                         "precision": args.precision, "texts": len(texts), "rounds": args.rounds,
                         "train_rows": args.train_rows})
+
+    if "paired" in systems:
+        from bertkit.tasks.files import read_task_file
+
+        d = read_task_file("classify", dev)[0]
+        texts, gold = [str(t) for t in d.inputs], [str(g) for g in d.gold]
+        folders = {n: teacher if n == "teacher" else out / n for n in ("teacher", *STUDENTS)}
+        right = {n: correct(f, texts, gold) for n, f in folders.items() if done(f)}
+        for name in ("distilbert", "tinybert", "bilstm"):
+            for other in (f"{name}_labels", "teacher"):
+                if name in right and other in right:
+                    r = sign_test(right[name], right[other])
+                    keep("_paired", {f"{name} vs {other}": r})
+                    print(f"{name} vs {other}: only {name} right {r['only_first']}, only {other} right "
+                          f"{r['only_second']}, sign test p = {r['p']:.2g}")
 
     print_table(results)
 
