@@ -49,7 +49,11 @@ def bertkit(*args: str) -> None:
 
 
 def done(folder: Path) -> bool:
-    return (folder / "metrics.json").is_file()
+    """The step's folder holds a finished model (an interrupted run leaves a metrics.json that says so)."""
+    if not (folder / "metrics.json").is_file() or not (folder / "config.json").is_file():
+        return False
+    m = metrics(folder)
+    return not (m.get("interrupted") or m.get("out_of_time") or m.get("stopped_by_time_budget"))
 
 
 def metrics(folder: Path) -> dict:
