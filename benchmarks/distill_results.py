@@ -4,8 +4,9 @@ BiLSTM student, each beside its twin trained on the labels alone, with parameter
     python benchmarks/distill_results.py --data ../shared/data --out runs/distill \
         [--systems teacher,mlm,augment,distilbert,distilbert_labels,tinybert,tinybert_labels,bilstm,bilstm_labels,speed]
 
-Every step is a `bertkit` command (printed before it runs) whose folder is reused when it already holds a
-metrics.json, so a later run with other --systems adds to the table instead of redoing it:
+Every step is a `bertkit` command (printed before it runs) whose folder is reused when it already holds a finished
+model (a metrics.json not marked interrupted), so a later run with other --systems adds to the table instead of
+redoing it:
 - teacher: `bertkit finetune classify` of the bundled MiniLM on sst2/train.tsv (--teacher-epochs, max length 64);
 - mlm: the MLM that TinyBERT's augmentation asks for. The bundled MiniLM ships without its MLM head, so the head
   is learned by continued MLM pretraining of MiniLM on the SST-2 training sentences (`bertkit pretrain --init`);
